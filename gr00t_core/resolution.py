@@ -1,0 +1,315 @@
+"""Resolve the training configuration from its tiers and keep where each value came from.
+
+Precedence, highest first (the seeded VAMS pipeline's order, plus the tiers SageMaker adds):
+
+====================  ==================================================================================
+tier                  source
+====================  ==================================================================================
+``file``              ``gr00t_config.json`` at the asset root (keys are parameter names)
+``run``               per-run parameters of a standalone run (``gr00t-sm launch --param``)
+``metadata``          asset metadata, ``GROOT_*`` keys (VAMS ``inputMetadata.VAMS.assetMetadata``)
+``parameters``        the pipeline's ``inputParameters`` (a JSON string registered with the pipeline)
+``hyperparameters``   SageMaker hyperparameters: the launcher's resolved values, read in the container
+``default``           :mod:`gr00t_core.parameters`
+====================  ==================================================================================
+
+Every bad value is reported at once, naming the parameter and the tier it came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from gr00t_core.errors import ConfigError
+from gr00t_core.instances import INSTANCE_TYPES, LOCAL_INSTANCE_TYPES, gpu_count
+from gr00t_core.parameters import (
+    PARAMETERS,
+    PARAMETERS_BY_NAME,
+    CoercionError,
+    Engine,
+    Parameter,
+    coerce,
+    defaults,
+    lookup,
+    to_string,
+)
+
+
+class Tier(str, Enum):
+    FILE = "file"
+    RUN = "run"
+    METADATA = "metadata"
+    PARAMETERS = "parameters"
+    HYPERPARAMETERS = "hyperparameters"
+    DEFAULT = "default"
+
+
+TIER_LABELS = {
+    Tier.FILE: "gr00t_config.json",
+    Tier.RUN: "run parameters",
+    Tier.METADATA: "asset metadata",
+    Tier.PARAMETERS: "pipeline inputParameters",
+    Tier.HYPERPARAMETERS: "training job hyperparameters",
+    Tier.DEFAULT: "defaults",
+}
+
+# Hyperparameter keys that are not parameters: the run identity and bookkeeping the launcher adds.
+PROVENANCE_HYPERPARAMETER = "gr00tProvenance"
+CONFIG_FILE_NAME = "gr00t_config.json"
+
+
+@dataclass
+class ResolvedConfig:
+    """Typed parameter values, the tier each one came from, and warnings worth showing the user."""
+
+    values: dict[str, Any]
+    provenance: dict[str, Tier]
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def to_strings(self) -> dict[str, str]:
+        """Every value as a string (SageMaker hyperparameters, VAMS metadata)."""
+        return {name: to_string(value) for name, value in self.values.items()}
+
+    def provenance_json(self) -> str:
+        """Compact provenance for one hyperparameter: only the values that did not come from defaults."""
+        return json.dumps({k: t.value for k, t in self.provenance.items() if t is not Tier.DEFAULT}, separators=(",", ":"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "config": dict(self.values),
+            "provenance": {k: t.value for k, t in self.provenance.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+def _suggest(key: str) -> str:
+    names = list(PARAMETERS_BY_NAME)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    if not close:
+        lowered = {n.lower(): n for n in names}
+        close = [lowered[key.lower()]] if key.lower() in lowered else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _is_absent(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.strip() == "")
+
+
+def _tier_entries(tier: Tier, source: Mapping[str, Any], warnings: list[str]) -> dict[str, tuple[Parameter, str, Any]]:
+    """Map parameter name -> (parameter, key as written, raw value) for one tier; warn about unknown keys."""
+    entries: dict[str, tuple[Parameter, str, Any]] = {}
+    unknown: list[str] = []
+    for key, raw in source.items():
+        param = lookup(key)
+        if tier is Tier.METADATA and param is None and not key.upper().startswith("GROOT_") and key != "INVALIDATE_GROOT_MODELS":
+            continue  # asset metadata holds many unrelated keys: only GROOT_* ones are ours
+        if tier is Tier.HYPERPARAMETERS and param is None:
+            continue  # run identity and bookkeeping keys ride along with the parameters
+        if param is None:
+            unknown.append(f"{key!r}{_suggest(key)}")
+            continue
+        if _is_absent(raw):
+            continue
+        entries[param.name] = (param, key, raw)
+    if unknown:
+        warnings.append(f"{TIER_LABELS[tier]}: ignoring unknown key(s) {', '.join(unknown)}")
+    return entries
+
+
+def resolve(
+    *,
+    file: Mapping[str, Any] | None = None,
+    run: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+) -> ResolvedConfig:
+    """Merge the tiers (highest first: file, run, metadata, parameters, hyperparameters, defaults).
+
+    Raises :class:`ConfigError` listing every invalid value and every broken cross-field rule.
+    """
+    tiers: list[tuple[Tier, Mapping[str, Any] | None]] = [
+        (Tier.FILE, file),
+        (Tier.RUN, run),
+        (Tier.METADATA, metadata),
+        (Tier.PARAMETERS, parameters),
+        (Tier.HYPERPARAMETERS, hyperparameters),
+    ]
+    for tier, source in tiers:
+        if source is not None and not isinstance(source, Mapping):
+            raise ConfigError([f"{TIER_LABELS[tier]} must be a JSON object of parameter -> value, got {type(source).__name__}"])
+
+    warnings: list[str] = []
+    problems: list[str] = []
+    values = defaults()
+    provenance: dict[str, Tier] = {name: Tier.DEFAULT for name in values}
+    decided: set[str] = set()
+
+    inherited: dict[str, Tier] = {}
+    if hyperparameters and PROVENANCE_HYPERPARAMETER in hyperparameters:
+        inherited = _read_inherited_provenance(hyperparameters[PROVENANCE_HYPERPARAMETER])
+
+    for tier, source in tiers:
+        if not source:
+            continue
+        for name, (param, key, raw) in _tier_entries(tier, source, warnings).items():
+            where = TIER_LABELS[tier] if key == name else f"{TIER_LABELS[tier]} key {key}"
+            try:
+                value = coerce(param, raw)
+            except CoercionError as exc:
+                if name in decided:
+                    warnings.append(f"{name} = {raw!r} from {where} is invalid but overridden by a higher tier: {exc}")
+                else:
+                    problems.append(f"{name} = {raw!r} from {where}: {exc}")
+                    decided.add(name)
+                continue
+            if name in decided:
+                continue
+            decided.add(name)
+            values[name] = value
+            provenance[name] = inherited.get(name, Tier.DEFAULT) if tier is Tier.HYPERPARAMETERS else tier
+            if tier is Tier.HYPERPARAMETERS and name not in inherited:
+                provenance[name] = Tier.HYPERPARAMETERS
+
+    if problems:
+        raise ConfigError(problems)
+    config = ResolvedConfig(values, provenance, warnings)
+    problems = check_rules(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _read_inherited_provenance(raw: Any) -> dict[str, Tier]:
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+        return {k: Tier(v) for k, v in dict(data).items() if k in PARAMETERS_BY_NAME}
+    except (ValueError, TypeError):
+        return {}
+
+
+def _src(config: ResolvedConfig, name: str) -> str:
+    return f"{name} (from {TIER_LABELS[config.provenance[name]]})"
+
+
+_NEWER_MODEL = re.compile(r"N1\.[6-9]", re.IGNORECASE)
+
+
+def check_rules(config: ResolvedConfig) -> list[str]:
+    """Cross-field rules. Returns the problems; appends softer findings to ``config.warnings``."""
+    v = config.values
+    problems: list[str] = []
+    warn = config.warnings.append
+    tune_flags = ("tuneLlm", "tuneVisual", "tuneProjector", "tuneDiffusionModel")
+
+    if v["loraRank"] == 0 and not any(v[f] for f in tune_flags):
+        problems.append(
+            f"nothing would be trained: {', '.join(tune_flags)} are all false and loraRank is 0; "
+            "set tuneProjector/tuneDiffusionModel to true or loraRank > 0"
+        )
+    if v["loraRank"] == 0:
+        for name in ("loraAlpha", "loraDropout"):
+            if config.provenance[name] not in (Tier.DEFAULT, Tier.HYPERPARAMETERS):
+                warn(f"{_src(config, name)} has no effect while loraRank is 0")
+    if v["loraRank"] > 0 and v["engine"] == Engine.ISAAC_GR00T.value and _NEWER_MODEL.search(v["baseModelPath"]):
+        problems.append(
+            f"{_src(config, 'loraRank')} = {v['loraRank']}: GR00T N1.6/N1.7 fine-tuning has no LoRA options; "
+            "set loraRank to 0 or use an N1.5 base model"
+        )
+
+    instance_types = [v["instanceType"], *v["instanceTypeFallbacks"]]
+    for itype in instance_types:
+        if itype not in INSTANCE_TYPES or itype in LOCAL_INSTANCE_TYPES:
+            continue
+        gpus = gpu_count(itype) or 0
+        if v["numGpus"] > gpus:
+            problems.append(
+                f"{_src(config, 'numGpus')} = {v['numGpus']} but {itype} has {gpus} GPU(s); "
+                f"lower numGpus or choose a larger instance type"
+            )
+    main_gpus = gpu_count(v["instanceType"])
+    if main_gpus and v["numGpus"] < main_gpus:
+        warn(f"numGpus = {v['numGpus']} leaves {main_gpus - v['numGpus']} of the {main_gpus} GPUs of {v['instanceType']} idle")
+    main = INSTANCE_TYPES.get(v["instanceType"])
+    if main and main.gpus and main.gpu_memory_gib < 40 and v["engine"] == Engine.ISAAC_GR00T.value:
+        if v["tuneDiffusionModel"] and v["loraRank"] == 0:
+            warn(
+                f"{v['instanceType']} has {main.gpu_memory_gib} GB GPUs: GR00T N1.5 full fine-tuning of the diffusion "
+                "model usually runs out of memory there; set loraRank > 0 or tuneDiffusionModel to false"
+            )
+
+    if v["useSpot"] and v["warmPoolKeepAliveSeconds"] > 0:
+        problems.append(
+            f"{_src(config, 'warmPoolKeepAliveSeconds')} = {v['warmPoolKeepAliveSeconds']} cannot be combined with "
+            f"{_src(config, 'useSpot')}: SageMaker warm pools do not support managed spot; disable one of them"
+        )
+    if v["useSpot"] and v["maxWaitSeconds"] and v["maxWaitSeconds"] < v["maxRuntimeSeconds"]:
+        problems.append(
+            f"{_src(config, 'maxWaitSeconds')} = {v['maxWaitSeconds']} must be at least maxRuntimeSeconds "
+            f"({v['maxRuntimeSeconds']}) for spot training"
+        )
+    if not v["useSpot"] and config.provenance["maxWaitSeconds"] not in (Tier.DEFAULT, Tier.HYPERPARAMETERS) and v["maxWaitSeconds"]:
+        warn("maxWaitSeconds only applies to spot training (useSpot is false): ignored")
+    if v["saveSteps"] > v["maxSteps"]:
+        warn(f"saveSteps ({v['saveSteps']}) > maxSteps ({v['maxSteps']}): only the final checkpoint will be saved")
+    return problems
+
+
+def parse_config_file(text: str, *, name: str = CONFIG_FILE_NAME) -> dict[str, Any]:
+    """Parse gr00t_config.json text; a user error names the file, the line and what to fix."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            [f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file or remove it"]
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{name} must hold a JSON object of parameter -> value, found {type(data).__name__}"])
+    return data
+
+
+def parse_json_object(text: str | Mapping[str, Any] | None, *, what: str) -> dict[str, Any]:
+    """Parse a JSON-object string as VAMS sends it (``""`` and None mean empty)."""
+    if text is None:
+        return {}
+    if isinstance(text, Mapping):
+        return dict(text)
+    if not isinstance(text, str):
+        raise ConfigError([f"{what} must be a JSON object or a JSON string, got {type(text).__name__}"])
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"{what} is not valid JSON ({exc.msg} at character {exc.pos})"]) from None
+    if data is None or data == "":
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{what} must be a JSON object, got {type(data).__name__}"])
+    return data
+
+
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "PARAMETERS",
+    "PROVENANCE_HYPERPARAMETER",
+    "ResolvedConfig",
+    "TIER_LABELS",
+    "Tier",
+    "check_rules",
+    "parse_config_file",
+    "parse_json_object",
+    "resolve",
+]
