@@ -157,7 +157,9 @@ def resolve(
     provenance: dict[str, Tier] = {name: Tier.DEFAULT for name in values}
     decided: set[str] = set()
 
-    inherited: dict[str, Tier] = {}
+    # Hyperparameters carry the launcher's provenance: a value listed there keeps its original tier, one not
+    # listed was a default. Without that record (hand-made jobs) the hyperparameters are their own tier.
+    inherited: dict[str, Tier] | None = None
     if hyperparameters and PROVENANCE_HYPERPARAMETER in hyperparameters:
         inherited = _read_inherited_provenance(hyperparameters[PROVENANCE_HYPERPARAMETER])
 
@@ -179,9 +181,10 @@ def resolve(
                 continue
             decided.add(name)
             values[name] = value
-            provenance[name] = inherited.get(name, Tier.DEFAULT) if tier is Tier.HYPERPARAMETERS else tier
-            if tier is Tier.HYPERPARAMETERS and name not in inherited:
-                provenance[name] = Tier.HYPERPARAMETERS
+            if tier is Tier.HYPERPARAMETERS:
+                provenance[name] = Tier.HYPERPARAMETERS if inherited is None else inherited.get(name, Tier.DEFAULT)
+            else:
+                provenance[name] = tier
 
     if problems:
         raise ConfigError(problems)

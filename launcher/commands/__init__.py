@@ -1,0 +1,1 @@
+"""gr00t-sm subcommands, one module each."""
