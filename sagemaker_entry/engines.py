@@ -1,0 +1,199 @@
+"""Command lines of the training process, built by pure functions (unit-tested table by table).
+
+Every engine runs under our own ``torchrun`` with the node layout SageMaker gives us:
+
+* ``isaac-gr00t`` N1.5: ``scripts/gr00t_finetune.py`` with its tyro flags (booleans ``--x``/``--no-x``),
+  ``--num-gpus`` = GPUs on this node and ``IS_TORCHRUN=1`` so the script does not re-launch itself under a
+  second, single-node torchrun (the seeded pipeline's multi-GPU defect).
+* ``isaac-gr00t`` N1.6/N1.7: ``gr00t/experiment/launch_finetune.py`` (no self re-launch; global batch size).
+* ``builtin``: ``-m sagemaker_entry.builtin.train --request FILE`` (gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gr00t_core.naming import gr00t_generation
+from gr00t_core.parameters import Engine
+
+N15_SCRIPT = "scripts/gr00t_finetune.py"
+N16_SCRIPT = "gr00t/experiment/launch_finetune.py"
+BUILTIN_MODULE = "sagemaker_entry.builtin.train"
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|PRIVATE|_KEY$|^AWS_SESSION", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    nproc_per_node: int
+    nnodes: int
+    node_rank: int
+    master_addr: str
+    master_port: int
+    network_interface: str = "eth0"
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+
+def node_layout(
+    *, engine: str, num_gpus_param: int, gpus_visible: int, hosts: list[str] | tuple[str, ...], current_host: str,
+    master_addr: str, master_port: int, network_interface: str, nproc_override: int | None = None,
+) -> NodeLayout:
+    """Processes per node: ``numGpus`` on GPUs; the builtin engine on CPU runs one per node unless overridden."""
+    if nproc_override:
+        nproc = nproc_override
+    elif engine == Engine.BUILTIN.value and gpus_visible == 0:
+        nproc = 1
+    else:
+        nproc = num_gpus_param
+    hosts = list(hosts)
+    single = len(hosts) == 1
+    return NodeLayout(
+        nproc_per_node=nproc,
+        nnodes=len(hosts),
+        node_rank=hosts.index(current_host) if current_host in hosts else 0,
+        # One node: loopback, so the rendezvous needs no DNS and binds no external interface.
+        master_addr="127.0.0.1" if single else master_addr,
+        master_port=master_port,
+        network_interface=network_interface,
+    )
+
+
+def torchrun_argv(python: str, layout: NodeLayout, program: list[str]) -> list[str]:
+    """``python -m torch.distributed.run`` with a static rendezvous at the master; ``program`` is a script
+    path or ``-m module`` followed by its arguments."""
+    return [
+        python, "-m", "torch.distributed.run",
+        f"--nproc_per_node={layout.nproc_per_node}",
+        f"--nnodes={layout.nnodes}",
+        f"--node_rank={layout.node_rank}",
+        f"--master_addr={layout.master_addr}",
+        f"--master_port={layout.master_port}",
+        *program,
+    ]
+
+
+def _flag(name: str, value: bool) -> str:
+    return f"--{name}" if value else f"--no-{name}"
+
+
+def gr00t_n15_args(
+    config: Mapping[str, Any], *, dataset_dir: Path, output_dir: Path, base_model_dir: Path, num_gpus: int, resume: bool
+) -> list[str]:
+    """Arguments of N1.5 ``scripts/gr00t_finetune.py`` (flag table in reference/gr00t-reference.md)."""
+    c = config
+    return [
+        "--dataset-path", str(dataset_dir),
+        "--output-dir", str(output_dir),
+        "--data-config", str(c["dataConfig"]),
+        "--batch-size", str(c["batchSize"]),
+        "--max-steps", str(c["maxSteps"]),
+        "--num-gpus", str(num_gpus),
+        "--save-steps", str(c["saveSteps"]),
+        "--base-model-path", str(base_model_dir),
+        _flag("tune-llm", c["tuneLlm"]),
+        _flag("tune-visual", c["tuneVisual"]),
+        _flag("tune-projector", c["tuneProjector"]),
+        _flag("tune-diffusion-model", c["tuneDiffusionModel"]),
+        _flag("resume", resume),
+        "--learning-rate", repr(float(c["learningRate"])),
+        "--weight-decay", repr(float(c["weightDecay"])),
+        "--warmup-ratio", repr(float(c["warmupRatio"])),
+        "--lora-rank", str(c["loraRank"]),
+        "--lora-alpha", str(c["loraAlpha"]),
+        "--lora-dropout", repr(float(c["loraDropout"])),
+        "--dataloader-num-workers", str(c["dataloaderNumWorkers"]),
+        "--gradient-accumulation-steps", str(c["gradientAccumulationSteps"]),
+        # wandb (the script's default) needs a login; tensorboard writes runs/ beside the checkpoints.
+        "--report-to", "tensorboard",
+        "--embodiment-tag", str(c["embodimentTag"]),
+        "--video-backend", str(c["videoBackend"]),
+    ]
+
+
+def gr00t_n16_args(
+    config: Mapping[str, Any], *, dataset_dir: Path, output_dir: Path, base_model_dir: Path, layout: NodeLayout
+) -> list[str]:
+    """Arguments of N1.6/N1.7 ``launch_finetune.py``: a global batch size, no LoRA/data-config/report-to flags.
+    It has no resume flag; its trainer continues from the checkpoints found in ``--output-dir``."""
+    c = config
+    return [
+        "--base-model-path", str(base_model_dir),
+        "--dataset-path", str(dataset_dir),
+        "--embodiment-tag", str(c["embodimentTag"]).upper(),
+        _flag("tune-llm", c["tuneLlm"]),
+        _flag("tune-visual", c["tuneVisual"]),
+        _flag("tune-projector", c["tuneProjector"]),
+        _flag("tune-diffusion-model", c["tuneDiffusionModel"]),
+        "--global-batch-size", str(int(c["batchSize"]) * layout.world_size),
+        "--dataloader-num-workers", str(c["dataloaderNumWorkers"]),
+        "--learning-rate", repr(float(c["learningRate"])),
+        "--gradient-accumulation-steps", str(c["gradientAccumulationSteps"]),
+        "--output-dir", str(output_dir),
+        "--save-steps", str(c["saveSteps"]),
+        "--save-total-limit", str(c["saveTotalLimit"]),
+        "--num-gpus", str(layout.nproc_per_node),
+        "--no-use-wandb",
+        "--max-steps", str(c["maxSteps"]),
+        "--weight-decay", repr(float(c["weightDecay"])),
+        "--warmup-ratio", repr(float(c["warmupRatio"])),
+    ]
+
+
+def builtin_args(request_file: Path) -> list[str]:
+    return ["-m", BUILTIN_MODULE, "--request", str(request_file)]
+
+
+def engine_env(engine: str, generation: str, layout: NodeLayout) -> dict[str, str]:
+    """Variables added to the trainer's environment (on top of the container's)."""
+    env = {
+        # The base model is a local folder: the trainer must never reach for the Hub (offline, no token).
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if layout.nnodes > 1:
+        env["NCCL_SOCKET_IFNAME"] = layout.network_interface
+        env["GLOO_SOCKET_IFNAME"] = layout.network_interface
+    if engine == Engine.ISAAC_GR00T.value and generation == "1.5":
+        env["IS_TORCHRUN"] = "1"  # we already run torchrun: the script must not re-launch itself
+    return env
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: list[str]
+    env: dict[str, str]  # only what we add; the trainer inherits the rest of the container's environment
+
+    def printable(self) -> dict[str, Any]:
+        return {"argv": list(self.argv), "env": redact(self.env)}
+
+
+def redact(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("***" if SECRET_NAME.search(k) else v) for k, v in env.items()}
+
+
+def build_command(
+    config: Mapping[str, Any], *, python: str, layout: NodeLayout, dataset_dir: Path, output_dir: Path,
+    base_model_dir: Path | None, resume: bool, gr00t_repo: Path, request_file: Path,
+) -> Command:
+    """The whole trainer command for the resolved config (engine and GR00T generation chosen from it)."""
+    engine = str(config["engine"])
+    generation = gr00t_generation(str(config["baseModelPath"]))
+    if engine == Engine.BUILTIN.value:
+        program = builtin_args(request_file)
+    elif base_model_dir is None:
+        raise ValueError("the isaac-gr00t engine needs a base model folder")
+    elif generation == "1.5":
+        program = [str(gr00t_repo / N15_SCRIPT), *gr00t_n15_args(
+            config, dataset_dir=dataset_dir, output_dir=output_dir, base_model_dir=base_model_dir,
+            num_gpus=layout.nproc_per_node, resume=resume)]
+    else:
+        program = [str(gr00t_repo / N16_SCRIPT), *gr00t_n16_args(
+            config, dataset_dir=dataset_dir, output_dir=output_dir, base_model_dir=base_model_dir, layout=layout)]
+    return Command(torchrun_argv(python, layout, program), engine_env(engine, generation, layout))
