@@ -6,6 +6,7 @@ and is scrubbed from any message that could reach a log or the failure file.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from gr00t_core.errors import ModelFetchError
@@ -60,4 +61,5 @@ def download_snapshot(
         raise ModelFetchError(f"downloading model {where} failed: {_scrub(str(exc), token)[:300]}") from None
     except (OSError, ValueError) as exc:
         raise ModelFetchError(f"downloading model {where} failed: {_scrub(str(exc), token)[:300]}") from None
+    shutil.rmtree(dest / ".cache", ignore_errors=True)  # the hub client's download bookkeeping, not model files
     return dest

@@ -105,7 +105,7 @@ def upload_batch(
                     on_uploaded(item)
         if not failed:
             return sent
-        pending = failed
+        pending = sorted(failed, key=lambda i: i.key)
         if last_error is not None and is_permanent(last_error):
             break
         if attempt < attempts:
