@@ -26,12 +26,14 @@ DEFAULT_MASTER_PORT = 7777
 DEFAULT_NETWORK_INTERFACE = "eth0"
 DEFAULT_HOST = "algo-1"
 WARMPOOL_CACHE_ENV = "SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY"
-# This project's own knobs (set in the job's Environment or in local mode); not SageMaker's.
-CHECKPOINT_DIR_ENV = "GR00T_CHECKPOINT_DIR"
-WORK_DIR_ENV = "GR00T_WORK_DIR"
-GR00T_REPO_ENV = "GR00T_REPO_DIR"
-DEFAULT_GR00T_REPO = "/opt/Isaac-GR00T"
-NPROC_ENV = "GR00T_NPROC_PER_NODE"
+# This project's own knobs (the image's ENV, the job's Environment, local mode); not SageMaker's.
+CHECKPOINT_DIR_ENV = "GR00T_SM_CHECKPOINT_DIR"
+WORK_DIR_ENV = "GR00T_SM_WORK_DIR"
+GR00T_REPO_ENV = "GR00T_SM_GR00T_REPO"  # set by container/Dockerfile
+DEFAULT_GR00T_REPO = "/opt/gr00t/Isaac-GR00T"
+GR00T_PYTHON_ENV = "GR00T_SM_GR00T_PYTHON"  # Isaac-GR00T has its own venv (its pins clash with ours)
+DEFAULT_GR00T_PYTHON = "/opt/gr00t/venv/bin/python"
+NPROC_ENV = "GR00T_SM_NPROC_PER_NODE"
 
 DATASET_CHANNEL = "dataset"
 MODEL_CACHE_CHANNEL = "model_cache"
@@ -66,7 +68,8 @@ class TrainingEnv:
     work_dir: Path  # scratch: dataset working copy, model scratch cache, trainer request files
     warmpool_cache_dir: Path | None  # SageMaker warm-pool persistent cache (None when the job has no warm pool)
     gr00t_repo_dir: Path  # where the image installed Isaac-GR00T
-    nproc_override: int | None = None  # GR00T_NPROC_PER_NODE: processes per node, overriding numGpus
+    gr00t_python: Path  # the interpreter of Isaac-GR00T's venv
+    nproc_override: int | None = None  # GR00T_SM_NPROC_PER_NODE: processes per node, overriding numGpus
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -240,6 +243,7 @@ def read_training_env(environ: Mapping[str, str] | None = None, base_dir: str | 
         work_dir=Path(env.get(WORK_DIR_ENV) or work_default),
         warmpool_cache_dir=Path(warmpool) if warmpool else None,
         gr00t_repo_dir=Path(env.get(GR00T_REPO_ENV) or DEFAULT_GR00T_REPO),
+        gr00t_python=Path(env.get(GR00T_PYTHON_ENV) or DEFAULT_GR00T_PYTHON),
         nproc_override=nproc if nproc and nproc > 0 else None,
         environ=env,
     )

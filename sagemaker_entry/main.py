@@ -176,8 +176,9 @@ class Entry:
         return ModelCache(tiers, s3=s3, hub_fetch=hub, token_provider=token)
 
     def command(self, plan: Plan, base_model_dir: Path | None) -> engines.Command:
+        gr00t = plan.config["engine"] == Engine.ISAAC_GR00T.value
         return engines.build_command(
-            plan.config.values, python=self.python, layout=plan.layout, dataset_dir=plan.dataset_dir,
+            plan.config.values, python=str(self.env.gr00t_python) if gr00t else self.python, layout=plan.layout, dataset_dir=plan.dataset_dir,
             output_dir=self.env.checkpoint_dir, base_model_dir=base_model_dir, resume=plan.resume.latest is not None,
             gr00t_repo=self.env.gr00t_repo_dir, request_file=plan.request_file,
         )
@@ -223,9 +224,10 @@ class Entry:
             return
         generation = gr00t_generation(str(plan.config["baseModelPath"]))
         script = self.env.gr00t_repo_dir / (engines.N15_SCRIPT if generation == "1.5" else engines.N16_SCRIPT)
-        if not script.is_file():
+        missing = [str(p) for p in (script, self.env.gr00t_python) if not p.is_file()]
+        if missing:
             raise EngineError(
-                f"engine=isaac-gr00t but Isaac-GR00T is not installed in this image ({script} does not exist); "
+                f"engine=isaac-gr00t but Isaac-GR00T is not installed in this image ({', '.join(missing)} missing); "
                 "build the image with INSTALL_GR00T=true (CUDA base) or set engine to builtin"
             )
         if self.env.num_gpus < plan.layout.nproc_per_node:

@@ -76,7 +76,8 @@ def plot_loss(points: Sequence[tuple[int, float]], path: Path, *, title: str) ->
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
     if isinstance(value, Mapping):
         for k, v in value.items():
-            _flatten(f"{prefix}{str(k)[:1].upper()}{str(k)[1:]}", v, out)
+            camel = "".join(part[:1].upper() + part[1:] for part in str(k).split("_"))
+            _flatten(f"{prefix}{camel}", v, out)
     elif isinstance(value, (int, float, str, bool)) and not isinstance(value, bool):
         out[prefix] = value
 

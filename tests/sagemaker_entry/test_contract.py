@@ -39,7 +39,7 @@ def test_sm_variables_win_over_files(tmp_path):
         "SM_HOSTS": '["algo-1","algo-2"]', "SM_CURRENT_HOST": "algo-1", "SM_NUM_GPUS": "4",
         "SM_CHANNEL_DATASET": str(tmp_path / "elsewhere"), "SM_OUTPUT_DIR": str(tmp_path / "out"),
         "SM_MASTER_PORT": "29500", "SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY": str(tmp_path / "wp"),
-        "GR00T_CHECKPOINT_DIR": str(tmp_path / "ck"), "GR00T_NPROC_PER_NODE": "2",
+        "GR00T_SM_CHECKPOINT_DIR": str(tmp_path / "ck"), "GR00T_SM_NPROC_PER_NODE": "2",
     }
     env = read_training_env(environ)
     # SM_HPS holds decoded JSON values: they come back as the strings the launcher wrote
