@@ -1,0 +1,325 @@
+"""Train the builtin policy: ``python -m sagemaker_entry.builtin.train --request FILE`` (plain or under torchrun).
+
+The request file is described in :mod:`.settings`. Under torchrun (WORLD_SIZE > 1) the Trainer runs DDP over
+gloo on CPU and NCCL on GPU. Rank 0 prints the Trainer's log dicts and ``[gr00t-sm] step=...`` lines on stdout,
+and at the end writes into the output folder:
+
+* ``checkpoint-N/`` every saveSteps and at the last step (``.complete`` written last, see :mod:`.checkpoint`),
+* ``train_result.json``: global_step, initial/final loss, runtime, samples/s, parameter counts,
+  ignored_parameters, eval (open-loop MSE vs the repeat-state baseline), interrupted, warnings,
+* ``loss_curve.png`` and ``eval_open_loop.png``.
+
+SIGTERM saves a checkpoint at the current step and exits 0 (``interrupted: true``); resuming from that checkpoint
+continues to the same maxSteps. Exit codes: 0 done (or stopped cleanly), 2 the user's input is wrong (one message
+on stderr, no traceback), anything else an unexpected failure (with its traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
+
+from gr00t_core.errors import ConfigError, UserError
+from sagemaker_entry.builtin.callbacks import CompleteCheckpoints, ConsoleLog, StopOnSignal
+from sagemaker_entry.builtin.checkpoint import (
+    POLICY_FILE,
+    WEIGHTS_FILE,
+    CheckpointInfo,
+    checkpoint_step,
+    is_complete,
+    read_policy_file,
+)
+from sagemaker_entry.builtin.data import ChunkDataset, EpisodeWindowSampler, collate
+from sagemaker_entry.builtin.evaluate import evaluate
+from sagemaker_entry.builtin.lerobot import LeRobotDataset
+from sagemaker_entry.builtin.model import (
+    TUNE_FLAGS,
+    FlowMatchingPolicy,
+    PolicyConfig,
+    build_vision,
+    inject_lora,
+    lora_targets,
+    merged_state_dict,
+    parameter_counts,
+    set_trainable,
+)
+from sagemaker_entry.builtin.plots import loss_curve
+from sagemaker_entry.builtin.policy import load_policy
+from sagemaker_entry.builtin.settings import ModelOptions, TrainRequest, ignored_parameters, read_request
+
+RESULT_FILE = "train_result.json"
+LOSS_PLOT_FILE = "loss_curve.png"
+PREFIX = "[gr00t-sm]"
+
+
+class _Log:
+    """Rank-0 messages on stderr; each warning once, all kept for the run summary."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message in self.warnings:
+            return
+        self.warnings.append(message)
+        if self.rank == 0:
+            print(f"{PREFIX} warning: {message}", file=sys.stderr, flush=True)
+
+    def info(self, message: str) -> None:
+        if self.rank == 0:
+            print(f"{PREFIX} {message}", flush=True)
+
+
+class _Trainer(Trainer):
+    """The stock Trainer with the episode-window sampler (keeps each worker's decoded-video cache warm)."""
+
+    def __init__(self, *args: Any, sampler: EpisodeWindowSampler, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._window_sampler = sampler
+
+    def _get_train_sampler(self, train_dataset=None):
+        return self._window_sampler
+
+
+def _base_policy(request: TrainRequest, log: _Log) -> tuple[PolicyConfig, dict[str, torch.Tensor]] | None:
+    """The shape and merged weights of a builtin checkpoint given as the base model, or None (random init)."""
+    base = request.base_model_dir
+    if base is None or not (base / POLICY_FILE).is_file():
+        return None
+    info = read_policy_file(base)
+    policy = load_policy(base, device="cpu")
+    log.info(f"starting from the builtin checkpoint {base}")
+    return PolicyConfig.from_json(info["policy"]), merged_state_dict(policy.model)
+
+
+def _policy_config(request: TrainRequest, source: LeRobotDataset, base: PolicyConfig | None) -> PolicyConfig:
+    layout = source.layout
+    shape = dict(state_dim=layout.state_dim, action_dim=layout.action_dim, cameras=len(layout.cameras), horizon=layout.horizon)
+    if base is not None:
+        differs = [f"{k}: checkpoint {getattr(base, k)}, dataset {v}" for k, v in shape.items() if getattr(base, k) != v]
+        if differs:
+            raise ConfigError(differs, header=f"The base model {request.base_model_dir} does not fit this dataset")
+        sizes = {k: v for k, v in base.to_json().items() if not k.startswith("lora_")}
+        return PolicyConfig(**sizes)
+    o: ModelOptions = request.options
+    return PolicyConfig(
+        **shape,
+        image_size=o.image_size, patch_size=o.patch_size, vision_hidden_size=o.vision_hidden_size,
+        vision_layers=o.vision_layers, hidden_size=o.hidden_size, layers=o.layers, heads=o.heads,
+        text_vocab=o.text_vocab, text_tokens=o.text_tokens, inference_steps=o.inference_steps,
+    )
+
+
+def build_model(request: TrainRequest, source: LeRobotDataset, log: _Log) -> tuple[FlowMatchingPolicy, bool]:
+    """The policy ready to train (tune flags and LoRA applied) and whether a base checkpoint was loaded."""
+    config = request.config
+    base = _base_policy(request, log)
+    cfg = _policy_config(request, source, base[0] if base else None)
+    model = FlowMatchingPolicy(cfg, build_vision(cfg, request.options.vision_model if base is None else None))
+    if base is not None:
+        model.load_state_dict(base[1], strict=True)
+    tuned = {part for part, flag in TUNE_FLAGS.items() if config[flag]}
+    set_trainable(model, tuned)
+    if config["loraRank"] > 0:
+        cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout = config["loraRank"], config["loraAlpha"], config["loraDropout"]
+        cfg.lora_targets = lora_targets(model, tuned)
+        inject_lora(model)
+    return model, base is not None
+
+
+def training_arguments(request: TrainRequest, *, distributed: bool) -> TrainingArguments:
+    c = request.config
+    cuda = torch.cuda.is_available()
+    warmup = c["warmupRatio"] if c["warmupRatio"] < 1 else c["maxSteps"]  # transformers 5: a float < 1 is a ratio
+    workers = c["dataloaderNumWorkers"]
+    return TrainingArguments(
+        output_dir=str(request.output_dir),
+        max_steps=c["maxSteps"],
+        per_device_train_batch_size=c["batchSize"],
+        gradient_accumulation_steps=c["gradientAccumulationSteps"],
+        learning_rate=c["learningRate"],
+        weight_decay=c["weightDecay"],
+        warmup_steps=warmup,
+        lr_scheduler_type="cosine",
+        optim="adamw_torch",
+        adam_beta1=0.95,  # GR00T N1.5's betas
+        adam_beta2=0.999,
+        save_strategy="steps",
+        save_steps=c["saveSteps"],
+        save_total_limit=c["saveTotalLimit"],
+        logging_strategy="steps",
+        logging_steps=request.logging_steps,
+        logging_first_step=True,
+        seed=c["seed"],
+        dataloader_num_workers=workers,
+        dataloader_persistent_workers=workers > 0,
+        remove_unused_columns=False,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=not cuda,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        ddp_backend=("nccl" if cuda else "gloo") if distributed else None,
+        ddp_find_unused_parameters=False if distributed else None,
+    )
+
+
+def _resume_path(request: TrainRequest, log: _Log) -> str | None:
+    path = request.resume_from_checkpoint
+    if path is None:
+        return None
+    if not path.is_dir() or not (path / WEIGHTS_FILE).is_file() or not (path / "trainer_state.json").is_file():
+        raise ConfigError([f"resume_from_checkpoint {path}: not a checkpoint folder (needs {WEIGHTS_FILE} and trainer_state.json)"])
+    if not is_complete(path):
+        log.warn(f"resuming from {path}, which has no .complete marker: it may be a checkpoint cut short")
+    return str(path)
+
+
+def _summary(
+    trainer: Trainer,
+    *,
+    start_step: int,
+    runtime: float,
+    samples_per_step: int,
+    counts: tuple[int, int],
+    ignored: dict[str, str],
+    interrupted: bool,
+    log: _Log,
+) -> dict[str, Any]:
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    steps = trainer.state.global_step - start_step
+    return {
+        "engine": "builtin",
+        "global_step": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "interrupted": interrupted,
+        "initial_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "train_runtime": round(runtime, 3),
+        "samples_per_second": round(steps * samples_per_step / runtime, 3) if runtime > 0 else None,
+        "trainable_parameters": counts[0],
+        "total_parameters": counts[1],
+        "ignored_parameters": sorted(ignored),
+        "ignored_reasons": ignored,
+        "checkpoint": f"checkpoint-{trainer.state.global_step}",
+        "warnings": list(log.warnings),
+        "eval": None,
+    }
+
+
+def run(request: TrainRequest) -> dict[str, Any] | None:
+    """Train, save, evaluate; returns the run summary on rank 0 (None on other ranks)."""
+    stop = StopOnSignal()
+    previous = stop.install()  # before any DataLoader worker is forked
+    try:
+        return _run(request, stop)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    log = _Log(rank)
+    config = request.config
+
+    source = LeRobotDataset(request.dataset_dir, config["dataConfig"], warn=log.warn)
+    train_episodes, eval_episodes = source.split(config["evalEpisodes"])
+    if config["evalEpisodes"] and len(eval_episodes) < config["evalEpisodes"]:
+        log.warn(
+            f"evalEpisodes={config['evalEpisodes']} but the dataset has {len(source.episode_indices)} episode(s): "
+            f"{len(eval_episodes)} held out for the evaluation"
+            + ("; the open-loop evaluation is skipped" if not eval_episodes else "")
+        )
+
+    set_seed(config["seed"])  # same initial weights on every rank and every run with this seed
+    model, base_loaded = build_model(request, source, log)
+    ignored = ignored_parameters(config, base_model_loaded=base_loaded)
+    for why in ignored.values():
+        log.warn(why)
+    counts = parameter_counts(model)
+    log.info(f"trainable_parameters={counts[0]} total_parameters={counts[1]}")
+
+    options = request.options
+    cache_bytes = options.frame_cache_mb * 2**20
+    dataset = ChunkDataset(
+        source, train_episodes, image_size=options.image_size, text_vocab=options.text_vocab,
+        text_tokens=options.text_tokens, frame_cache_bytes=cache_bytes,
+    )
+    # Windows of half the cache: the next window's episodes fit beside the current one's at a boundary.
+    sampler = EpisodeWindowSampler(dataset.episode_lengths, dataset.frame_bytes, cache_bytes // 2, config["seed"])
+    info = CheckpointInfo(
+        policy=model.cfg.to_json(), layout=source.layout, statistics=source.statistics,
+        embodiment_tag=config["embodimentTag"], data_config=config["dataConfig"], fps=source.fps,
+    )
+    args = training_arguments(request, distributed=world > 1)
+    samples_per_step = config["batchSize"] * config["gradientAccumulationSteps"] * world
+    trainer = _Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=collate,
+        callbacks=[ConsoleLog(samples_per_step), stop, CompleteCheckpoints(info)],
+        sampler=sampler,
+    )
+    trainer.remove_callback(PrinterCallback)
+
+    resume = _resume_path(request, log)
+    start_step = (checkpoint_step(Path(resume)) or 0) if resume else 0
+    began = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    runtime = time.perf_counter() - began
+    if rank != 0:
+        return None
+
+    interrupted = stop.stopped_at is not None or stop.requested
+    summary = _summary(
+        trainer, start_step=start_step, runtime=runtime, samples_per_step=samples_per_step, counts=counts,
+        ignored=ignored, interrupted=interrupted, log=log,
+    )
+    output = request.output_dir
+    plot = loss_curve(trainer.state.log_history, output / LOSS_PLOT_FILE)
+    summary["plots"] = {"loss_curve": plot.name if plot else None}
+    if eval_episodes and not interrupted:
+        held_out = ChunkDataset(
+            source, eval_episodes, image_size=options.image_size, text_vocab=options.text_vocab,
+            text_tokens=options.text_tokens, frame_cache_bytes=cache_bytes,
+        )
+        policy = load_policy(output / summary["checkpoint"], device=args.device, seed=config["seed"])
+        summary["eval"] = evaluate(policy, held_out, output, should_stop=lambda: stop.requested)
+        summary["plots"]["eval"] = summary["eval"].get("plot")
+        if "mse" in summary["eval"]:
+            e = summary["eval"]
+            log.info(f"eval open_loop_mse={e['mse']:.6g} baseline_repeat_state_mse={e['baseline_repeat_state_mse']}")
+    elif interrupted:
+        summary["eval"] = {"skipped": "the run was stopped by SIGTERM; resume it to finish and evaluate"}
+    summary["warnings"] = list(log.warnings)
+    (output / RESULT_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sagemaker_entry.builtin.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--request", type=Path, required=True, help="JSON request file (see sagemaker_entry.builtin.settings)")
+    args = parser.parse_args(argv)
+    try:
+        request = read_request(args.request)
+        request.output_dir.mkdir(parents=True, exist_ok=True)
+        run(request)
+    except UserError as exc:
+        print(f"{PREFIX} error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
