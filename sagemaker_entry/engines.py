@@ -23,6 +23,9 @@ from gr00t_core.parameters import Engine
 N15_SCRIPT = "scripts/gr00t_finetune.py"
 N16_SCRIPT = "gr00t/experiment/launch_finetune.py"
 BUILTIN_MODULE = "sagemaker_entry.builtin.train"
+# A builtin checkpoint holds this file (sagemaker_entry.builtin.checkpoint.POLICY_FILE, not imported here: that
+# module pulls numpy and pyarrow). Only such folders can be the builtin engine's base model.
+BUILTIN_POLICY_FILE = "builtin_policy.json"
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|PRIVATE|_KEY$|^AWS_SESSION", re.IGNORECASE)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 MAX_REASON = 1024
+_LAUNCHER_LINE = re.compile(r"ChildFailedError|torch\.distributed\.elastic|SignalException")
 _EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt)|AssertionError|KeyError)\b.*")
 
 
@@ -25,15 +26,18 @@ def reason(phase: str, message: str, *, limit: int = MAX_REASON) -> str:
 
 
 def crash_summary(stderr_tail: Sequence[str], *, limit: int = 600) -> str:
-    """The trainer's own error first (its last exception line), then the end of its stderr.
+    """The trainer's own error first (its last exception line), then the end of its stderr up to that line.
 
-    A Python traceback ends with the exception line; torchrun adds its own summary after it, so the last
-    exception-looking line is the most useful thing to show.
+    A Python traceback ends with the exception line; torchrun then prints its own report (ChildFailedError, the
+    failed ranks, a link): that report is skipped so the worker's traceback is what the reason shows.
     """
     lines = [ln.rstrip() for ln in stderr_tail if ln.strip()]
     if not lines:
         return "the trainer printed nothing on stderr"
-    error = next((ln.strip() for ln in reversed(lines) if _EXCEPTION_LINE.match(ln)), "")
+    worker_errors = [i for i, ln in enumerate(lines) if _EXCEPTION_LINE.match(ln) and not _LAUNCHER_LINE.search(ln)]
+    if worker_errors:
+        lines = lines[: worker_errors[-1] + 1]
+    error = lines[-1].strip() if worker_errors else ""
     tail: list[str] = []
     size = 0
     for ln in reversed(lines):

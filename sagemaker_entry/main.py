@@ -36,6 +36,7 @@ from sagemaker_entry.contract import TrainingEnv
 from sagemaker_entry.dataset import locate_dataset, read_config_file
 from sagemaker_entry.model_cache import LocalTier, ModelCache, ModelResult, S3Tier
 from sagemaker_entry.reports import (
+    ASSET_METADATA,
     LOSS_CURVE,
     RESOLVED_CONFIG,
     RUN_SUMMARY,
@@ -173,7 +174,8 @@ class Entry:
 
             return read_hf_token(self.clients.get("secretsmanager"), secret_id)
 
-        return ModelCache(tiers, s3=s3, hub_fetch=hub, token_provider=token)
+        required = engines.BUILTIN_POLICY_FILE if config["engine"] == Engine.BUILTIN.value else None
+        return ModelCache(tiers, s3=s3, hub_fetch=hub, token_provider=token, required_file=required)
 
     def command(self, plan: Plan, base_model_dir: Path | None) -> engines.Command:
         gr00t = plan.config["engine"] == Engine.ISAAC_GR00T.value
@@ -332,14 +334,16 @@ class Entry:
             raise errors[0]
 
     def _upload_outputs(self, plan: Plan, status: str) -> None:
+        """Checkpoints and top-level outputs first, then the reports; every failure is reported, the first
+        (what was not copied of the training outputs) first."""
         from gr00t_aws import uploads
 
         publisher = self.publisher
-        upload_error: UploadError | None = None
+        errors: list[str] = []
         try:
             publisher.finish()
         except UploadError as exc:
-            upload_error = exc
+            errors.append(str(exc))
         reports_dir = self.env.work_dir / "reports"
         reports: dict[str, Path] = {}
         reports[RESOLVED_CONFIG] = write_json(reports_dir / RESOLVED_CONFIG, {
@@ -350,20 +354,22 @@ class Entry:
             if curve:
                 reports[LOSS_CURVE] = curve
         summary = self.summary(plan, status, objects=publisher.object_count(reports=len(reports) + 1))
-        summary["upload"] = {"checkpoints": publisher.stats.checkpoints, "bytes": publisher.stats.bytes,
-                             "errors": publisher.stats.errors}
+        summary["upload"] = {"checkpoints": publisher.stats.checkpoints, "bytes": publisher.stats.bytes, "errors": errors}
         reports[RUN_SUMMARY] = write_json(reports_dir / RUN_SUMMARY, summary)
-        publisher.upload_reports(reports)
-        if plan.identity.output_metadata_uri:
-            uploads.put_json(publisher.client, plan.identity.output_metadata_uri.rstrip("/") + "/asset.metadata.json",
-                             asset_metadata(summary))
         curve_path = reports.get(LOSS_CURVE) or self.env.checkpoint_dir / LOSS_CURVE
-        if plan.identity.output_preview_uri and curve_path.is_file():
-            bucket, key = uploads.parse_s3_uri(plan.identity.output_preview_uri)
-            publisher.client.upload_file(str(curve_path), bucket, uploads.join_key(key, f"{plan.identity.output_folder}.png"))
+        try:
+            publisher.upload_reports(reports)
+            if plan.identity.output_metadata_uri:
+                uploads.put_json(publisher.client, uploads.join_key(plan.identity.output_metadata_uri, ASSET_METADATA),
+                                 asset_metadata(summary))
+            if plan.identity.output_preview_uri and curve_path.is_file():
+                bucket, key = uploads.parse_s3_uri(plan.identity.output_preview_uri)
+                publisher.client.upload_file(str(curve_path), bucket, uploads.join_key(key, f"{plan.identity.output_folder}.png"))
+        except Exception as exc:  # noqa: BLE001 - reported with the rest
+            errors.append(f"reports not copied: {exc}")
+        if errors:
+            raise UploadError(" ; ".join(errors))
         log.info("outputs in %s (%d objects)", plan.identity.output_prefix_uri, summary["objects"])
-        if upload_error is not None:
-            raise upload_error
 
     def summary(self, plan: Plan, status: str, *, objects: int) -> dict[str, Any]:
         result = read_json(self.env.checkpoint_dir / TRAIN_RESULT)

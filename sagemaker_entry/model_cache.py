@@ -188,6 +188,9 @@ class ModelCache:
     s3: S3Tier | None = None
     hub_fetch: HubFetch | None = None  # None: the Hub is not consulted (builtin engine)
     token_provider: Callable[[], str | None] = lambda: None
+    # An engine that can use only some models (the builtin one: its own checkpoints) names a file they hold;
+    # entries without it are passed over (not deleted) and never downloaded.
+    required_file: str | None = None
     lock_timeout: float = 3600.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
@@ -216,15 +219,22 @@ class ModelCache:
             cleared.append(Tier.S3)
         return cleared
 
+    def _usable(self, entry: Path) -> bool:
+        return entry_is_complete(entry) and (not self.required_file or (entry / self.required_file).is_file())
+
+    def _s3_usable(self, key: str) -> bool:
+        record = self.s3.record(key) if self.s3 is not None else None
+        return record is not None and (not self.required_file or self.required_file in record["files"])
+
     def planned_path(self, model_id: str, revision: str) -> Path | None:
         """Where :meth:`fetch` would put the model, without fetching (for --print-command)."""
         if model_id.startswith("/"):
             return Path(model_id)
         key = cache_key(model_id, revision)
         for tier in self.local_tiers:
-            if entry_is_complete(tier.root / key):
+            if self._usable(tier.root / key):
                 return tier.root / key
-        if self.hub_fetch is None and (self.s3 is None or self.s3.record(key) is None):
+        if self.hub_fetch is None and not self._s3_usable(key):
             return None
         return self.destination().root / key
 
@@ -244,12 +254,15 @@ class ModelCache:
             cleared = self.invalidate(key)
             notes.append(f"invalidateModelCache: cleared {', '.join(cleared) or 'nothing (no cached copy)'}")
         for tier in self.local_tiers:
-            if entry_is_complete(tier.root / key):
+            if self._usable(tier.root / key):
                 return ModelResult(tier.root / key, tier.name, self.clock() - started, key, notes)
+        if self.required_file and self.hub_fetch is None and not self._s3_usable(key):
+            notes.append(f"no cached copy of {model_id}@{revision} usable by this engine (it needs {self.required_file})")
+            return ModelResult(None, Tier.NONE, self.clock() - started, key, notes)
         dest = self.destination()
         with self._lock(dest, key):
             entry = dest.root / key
-            if entry_is_complete(entry):  # filled by another job while we waited for the lock
+            if self._usable(entry):  # filled by another job while we waited for the lock
                 return ModelResult(entry, dest.name, self.clock() - started, key, notes)
             for stale in dest.root.glob(f".tmp-{key}-*"):
                 shutil.rmtree(stale, ignore_errors=True)  # left by a job that died mid-download (we hold the lock)
@@ -264,7 +277,7 @@ class ModelCache:
         entry = dest.root / key
         try:
             source = None
-            if self.s3 is not None and self.s3.record(key) is not None:
+            if self._s3_usable(key):
                 self.s3.download(key, tmp)
                 source = Tier.S3
             elif self.hub_fetch is not None:

@@ -191,3 +191,18 @@ def test_unreachable_hub_says_how_to_work_offline(tmp_path):
     cache = ModelCache([LocalTier(Tier.SCRATCH, tmp_path, True)], hub_fetch=_hub_fetch("http://127.0.0.1:9"))
     with pytest.raises(ModelFetchError, match="unreachable.*pre-fill the model cache"):
         cache.fetch(MODEL, "main")
+
+
+def test_builtin_engine_passes_over_models_it_cannot_use(tmp_path, s3):
+    from sagemaker_entry.builtin.checkpoint import POLICY_FILE
+    from sagemaker_entry.engines import BUILTIN_POLICY_FILE
+
+    assert BUILTIN_POLICY_FILE == POLICY_FILE
+    gr00t_copy = _prefill(tmp_path / "wp")  # a GR00T snapshot: no builtin policy file
+    s3tier = S3Tier(s3, "s3://cache/m/")
+    s3tier.upload(KEY, gr00t_copy)
+    cache = ModelCache([LocalTier(Tier.WARM_POOL, tmp_path / "wp", True)], s3=s3tier, required_file=POLICY_FILE)
+    result = cache.fetch(MODEL, "main")
+    assert result.path is None and result.tier == Tier.NONE and gr00t_copy.exists()
+    (gr00t_copy / POLICY_FILE).write_text("{}")
+    assert cache.fetch(MODEL, "main").tier == Tier.WARM_POOL

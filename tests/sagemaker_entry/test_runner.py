@@ -88,3 +88,16 @@ def test_failure_reason_is_one_bounded_line():
     text = failure.reason("training (training)", "x" * 3000 + "\nsecond line")
     assert "\n" not in text and len(text) == failure.MAX_REASON and text.startswith("training (training): xxx")
     assert failure.crash_summary([]) == "the trainer printed nothing on stderr"
+
+
+def test_crash_summary_prefers_the_worker_error_over_torchruns_report():
+    tail = [
+        "Traceback (most recent call last):", '  File "train.py", line 3, in <module>',
+        "KeyError: 'video.front'",
+        "E1122 00:00:00 torch.distributed.elastic.multiprocessing.api: [ERROR] failed (exitcode: 1) local_rank: 0",
+        "Traceback (most recent call last):", "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:",
+        "============================================================", "Root Cause (first observed failure):",
+    ]
+    summary = failure.crash_summary(tail)
+    assert summary.startswith("KeyError: 'video.front' || stderr tail: Traceback")
+    assert "ChildFailedError" not in summary
