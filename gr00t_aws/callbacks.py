@@ -1,0 +1,109 @@
+"""Step Functions callbacks (SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat) with their limits.
+
+A token whose task already ended is not an error for this pipeline: the outcome says what happened so the
+caller can react (a timed-out task means nobody waits for the job any more).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gr00t_aws.sagemaker_jobs import CapacityUnavailable
+from gr00t_core.errors import AssetError, ConfigError, DatasetError, EventError, SettingsError, UserError
+
+MAX_ERROR_CHARS = 256
+MAX_CAUSE_CHARS = 32768
+MAX_OUTPUT_CHARS = 262144
+
+# Error names a workflow sees; the state machine lists them as not worth retrying (stepfunctions/*.asl.json).
+ERROR_INVALID_EVENT = "Gr00t.InvalidEvent"
+ERROR_INVALID_CONFIG = "Gr00t.InvalidConfig"
+ERROR_DATASET = "Gr00t.DatasetNotReady"
+ERROR_ASSET = "Gr00t.AssetUnreadable"
+ERROR_SETTINGS = "Gr00t.DeploymentMisconfigured"
+ERROR_CAPACITY = "Gr00t.NoCapacity"
+ERROR_USER = "Gr00t.UserError"
+ERROR_TRAINING_FAILED = "Gr00t.TrainingFailed"
+ERROR_TRAINING_STOPPED = "Gr00t.TrainingStopped"
+NON_RETRYABLE_ERRORS = (
+    ERROR_INVALID_EVENT,
+    ERROR_INVALID_CONFIG,
+    ERROR_DATASET,
+    ERROR_ASSET,
+    ERROR_SETTINGS,
+    ERROR_CAPACITY,
+    ERROR_USER,
+    ERROR_TRAINING_FAILED,
+    ERROR_TRAINING_STOPPED,
+)
+
+_BY_TYPE: tuple[tuple[type[UserError], str], ...] = (
+    (CapacityUnavailable, ERROR_CAPACITY),
+    (EventError, ERROR_INVALID_EVENT),
+    (DatasetError, ERROR_DATASET),
+    (AssetError, ERROR_ASSET),
+    (SettingsError, ERROR_SETTINGS),
+    (ConfigError, ERROR_INVALID_CONFIG),
+)
+
+
+def error_name(exc: UserError) -> str:
+    """The workflow error name for a user error."""
+    for cls, name in _BY_TYPE:
+        if isinstance(exc, cls):
+            return name
+    return ERROR_USER
+
+
+class CallbackOutcome(str, Enum):
+    SENT = "sent"
+    TIMED_OUT = "timed_out"  # the task's TimeoutSeconds/HeartbeatSeconds passed: nobody waits for this job
+    GONE = "gone"  # the task or its execution no longer exists (already answered, aborted, or a bad token)
+
+
+_GONE_CODES = {"TaskDoesNotExist", "InvalidToken"}
+
+
+def _outcome(exc: ClientError) -> CallbackOutcome:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "TaskTimedOut":
+        return CallbackOutcome.TIMED_OUT
+    if code in _GONE_CODES:
+        return CallbackOutcome.GONE
+    raise exc
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 15] + "... [truncated]"
+
+
+def send_success(sfn: Any, token: str, output: Mapping[str, Any]) -> CallbackOutcome:
+    body = json.dumps(output, separators=(",", ":"), default=str)
+    if len(body) > MAX_OUTPUT_CHARS:
+        body = json.dumps({"status": output.get("status", "SUCCEEDED"), "note": "summary too large, truncated"})
+    try:
+        sfn.send_task_success(taskToken=token, output=body)
+    except ClientError as exc:
+        return _outcome(exc)
+    return CallbackOutcome.SENT
+
+
+def send_failure(sfn: Any, token: str, error: str, cause: str) -> CallbackOutcome:
+    try:
+        sfn.send_task_failure(taskToken=token, error=_truncate(error, MAX_ERROR_CHARS), cause=_truncate(cause, MAX_CAUSE_CHARS))
+    except ClientError as exc:
+        return _outcome(exc)
+    return CallbackOutcome.SENT
+
+
+def send_heartbeat(sfn: Any, token: str) -> CallbackOutcome:
+    try:
+        sfn.send_task_heartbeat(taskToken=token)
+    except ClientError as exc:
+        return _outcome(exc)
+    return CallbackOutcome.SENT

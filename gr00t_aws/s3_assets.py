@@ -1,0 +1,77 @@
+"""Reading an asset's small files from S3 (gr00t_config.json, the dataset's meta/ files) with a size cap.
+
+A missing object is ``None`` (the caller decides whether that is an error); access denied, a missing bucket
+or an oversized file are :class:`AssetError` with the S3 URI and what to do, because a VAMS user reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gr00t_core.errors import AssetError
+
+DEFAULT_MAX_OBJECT_BYTES = 8 * 1024 * 1024  # meta/episodes.jsonl of a large dataset is a few MB
+CONFIG_MAX_BYTES = 256 * 1024  # gr00t_config.json holds a few dozen keys
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_DENIED = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidObjectState"}
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def _asset_error(exc: ClientError, bucket: str, key: str, action: str) -> AssetError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    where = s3_uri(bucket, key)
+    if code in _DENIED:
+        return AssetError(
+            f"Access denied {action} {where}: the pipeline's Lambda role needs s3:GetObject and s3:ListBucket on the "
+            f"asset bucket {bucket!r} (check the bucket policy and KMS key policy too)"
+        )
+    if code == "NoSuchBucket":
+        return AssetError(f"The asset bucket {bucket!r} does not exist ({action} {where}); check bucketAsset in the event")
+    return AssetError(f"S3 error {code or 'unknown'} {action} {where}: {exc.response.get('Error', {}).get('Message', exc)}")
+
+
+def read_object(s3: Any, bucket: str, key: str, *, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> bytes | None:
+    """The object's bytes, or None when it does not exist. Larger than ``max_bytes``: AssetError, body unread."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") in _MISSING:
+            return None
+        raise _asset_error(exc, bucket, key, "reading") from None
+    body = response["Body"]
+    try:
+        size = int(response.get("ContentLength", 0))
+        if size > max_bytes:
+            raise AssetError(
+                f"{s3_uri(bucket, key)} is {size} bytes, more than the {max_bytes} bytes this pipeline reads from a "
+                "metadata file; is it the right file?"
+            )
+        return body.read()
+    finally:
+        body.close()
+
+
+def prefix_exists(s3: Any, bucket: str, prefix: str) -> bool:
+    """True when at least one object lives under ``prefix``."""
+    try:
+        response = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    except ClientError as exc:
+        raise _asset_error(exc, bucket, prefix, "listing") from None
+    return bool(response.get("KeyCount") or response.get("Contents"))
+
+
+def prefix_reader(s3: Any, bucket: str, prefix: str, *, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> Callable[[str], bytes | None]:
+    """``read("meta/info.json")`` for files under ``s3://bucket/prefix`` (what gr00t_data.meta.check_meta takes)."""
+    base = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+    def read(relative: str) -> bytes | None:
+        return read_object(s3, bucket, base + relative.lstrip("/"), max_bytes=max_bytes)
+
+    return read

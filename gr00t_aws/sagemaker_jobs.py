@@ -1,0 +1,225 @@
+"""SageMaker training jobs: create or adopt one (capacity fallback), stop one, summarise one, and turn a
+DescribeTrainingJob response into the EventBridge "SageMaker Training Job State Change" event.
+
+Every function takes the boto3 SageMaker client as an argument.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gr00t_core.errors import ConfigError, UserError
+from gr00t_core.run import RunIdentity
+
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+ACTIVE_STATUSES = frozenset({"InProgress", "Stopping"})
+STATE_CHANGE_DETAIL_TYPE = "SageMaker Training Job State Change"
+EVENT_SOURCE = "aws.sagemaker"
+
+# Quota and capacity refusals: another instance type may well have room.
+CAPACITY_ERROR_CODES = frozenset(
+    {"ResourceLimitExceeded", "CapacityError", "InsufficientCapacityError", "InsufficientInstanceCapacity"}
+)
+_CAPACITY_WORDS = ("capacityerror", "insufficient capacity", "insufficientcapacity", "unable to provision")
+
+
+class CapacityUnavailable(UserError, RuntimeError):
+    """No instance type of the configured list could be started (quota or capacity)."""
+
+
+def _error(exc: ClientError) -> tuple[str, str]:
+    err = exc.response.get("Error", {})
+    return err.get("Code", ""), err.get("Message", "")
+
+
+def is_capacity_error(exc: ClientError) -> bool:
+    code, message = _error(exc)
+    return code in CAPACITY_ERROR_CODES or any(w in message.lower() for w in _CAPACITY_WORDS)
+
+
+def describe_job(sm: Any, job_name: str) -> dict[str, Any] | None:
+    """The job's description, or None when no job has that name."""
+    try:
+        response = sm.describe_training_job(TrainingJobName=job_name)
+    except ClientError as exc:
+        code, message = _error(exc)
+        if code in ("ValidationException", "ResourceNotFound") and "not find" in message.lower():
+            return None
+        raise
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+@dataclass
+class LaunchResult:
+    job_name: str
+    job_arn: str
+    instance_type: str
+    adopted: bool  # True: a job of this name already existed (a retried invocation) and was reused
+    # (instance type, why it was refused) for each type tried before the one that ran
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    description: dict[str, Any] | None = None  # the existing job's description when adopted
+
+    @property
+    def status(self) -> str:
+        return (self.description or {}).get("TrainingJobStatus", "InProgress")
+
+
+def _adopted(description: dict[str, Any]) -> LaunchResult:
+    return LaunchResult(
+        job_name=description["TrainingJobName"],
+        job_arn=description.get("TrainingJobArn", ""),
+        instance_type=description.get("ResourceConfig", {}).get("InstanceType", ""),
+        adopted=True,
+        description=description,
+    )
+
+
+def create_or_adopt(
+    sm: Any,
+    request_for: Callable[[str], dict[str, Any]],
+    instance_types: Sequence[str],
+    *,
+    validate: Callable[[dict[str, Any]], None] = lambda request: None,
+) -> LaunchResult:
+    """Start the job on the first instance type SageMaker has room for, or adopt the job already there.
+
+    ``request_for(instance_type)`` builds the request; every request carries the same deterministic name, so a
+    retried invocation finds the job (DescribeTrainingJob first, ResourceInUse as the race fallback).
+    """
+    if not instance_types:
+        raise ValueError("instance_types must name at least one instance type")
+    requests = [request_for(itype) for itype in instance_types]
+    for request in requests:
+        validate(request)  # refuse the whole launch before anything starts, fallbacks included
+    job_name = requests[0]["TrainingJobName"]
+    existing = describe_job(sm, job_name)
+    if existing is not None:
+        return _adopted(existing)
+    refused: list[tuple[str, str]] = []
+    for itype, request in zip(instance_types, requests):
+        try:
+            arn = sm.create_training_job(**request)["TrainingJobArn"]
+        except ClientError as exc:
+            code, message = _error(exc)
+            if code == "ResourceInUse":
+                existing = describe_job(sm, job_name)
+                if existing is not None:
+                    return _adopted(existing)
+                raise
+            if is_capacity_error(exc):
+                refused.append((itype, f"{code}: {message}"))
+                continue
+            raise
+        return LaunchResult(job_name, arn, itype, adopted=False, refused=refused)
+    details = "; ".join(f"{t} ({why})" for t, why in refused)
+    raise CapacityUnavailable(
+        f"No capacity or quota for any configured instance type: {details}. Request a quota increase in Service "
+        f"Quotas ('<type> for training job usage'), try again later, or add types to instanceTypeFallbacks"
+    )
+
+
+def stop_job(sm: Any, job_name: str) -> bool:
+    """Ask SageMaker to stop the job. False when there is nothing to stop (no such job, or already ended)."""
+    description = describe_job(sm, job_name)
+    if description is None or description.get("TrainingJobStatus") not in ACTIVE_STATUSES:
+        return False
+    if description.get("TrainingJobStatus") == "Stopping":
+        return True
+    try:
+        sm.stop_training_job(TrainingJobName=job_name)
+    except ClientError as exc:
+        code, message = _error(exc)
+        if code == "ValidationException" and "status" in message.lower():
+            return False  # it ended between the describe and the stop
+        raise
+    return True
+
+
+def _epoch_seconds(value: Any) -> float | None:
+    """datetime, epoch milliseconds (EventBridge), epoch-ms string or ISO string -> epoch seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return value / 1000.0
+    text = str(value)
+    if text.isdigit():
+        return int(text) / 1000.0
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def training_seconds(job: Mapping[str, Any]) -> float | None:
+    start, end = _epoch_seconds(job.get("TrainingStartTime")), _epoch_seconds(job.get("TrainingEndTime"))
+    return round(end - start, 3) if start is not None and end is not None and end >= start else None
+
+
+def output_folder_uri(job: Mapping[str, Any]) -> str:
+    """s3://.../files/gr00tOutput_.../ from the job's hyperparameters ("" for jobs this project did not start)."""
+    try:
+        return RunIdentity.from_hyperparameters(job.get("HyperParameters") or {}).output_prefix_uri
+    except ConfigError:
+        return ""
+
+
+def job_summary(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The small JSON a workflow receives when the job ends (SendTaskSuccess output)."""
+    status = job.get("TrainingJobStatus", "")
+    resource = job.get("ResourceConfig") or {}
+    summary: dict[str, Any] = {
+        "status": "SUCCEEDED" if status == "Completed" else "FAILED",
+        "trainingJobName": job.get("TrainingJobName", ""),
+        "trainingJobStatus": status,
+        "outputFolderUri": output_folder_uri(job),
+        "finalMetrics": {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList") or [] if "MetricName" in m},
+        "billableSeconds": job.get("BillableTimeInSeconds"),
+        "trainingSeconds": training_seconds(job),
+        "instanceType": resource.get("InstanceType", ""),
+        "instanceCount": resource.get("InstanceCount"),
+    }
+    if job.get("FailureReason"):
+        summary["failureReason"] = job["FailureReason"]
+    return summary
+
+
+def _to_epoch_ms(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, Mapping):
+        return {k: _to_epoch_ms(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_epoch_ms(v) for v in value]
+    return value
+
+
+def event_from_description(description: Mapping[str, Any], *, region: str, account: str) -> dict[str, Any]:
+    """The EventBridge event SageMaker emits for this job state (times as epoch milliseconds).
+
+    Local mode and tests use it to drive ``lambda_handler.job_events.handler`` exactly as EventBridge would.
+    """
+    detail = _to_epoch_ms({k: v for k, v in description.items() if k != "ResponseMetadata"})
+    detail.setdefault("Tags", {})
+    changed = description.get("LastModifiedTime") or description.get("TrainingEndTime")
+    when = changed if isinstance(changed, datetime) else datetime.now(timezone.utc)
+    event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{description.get('TrainingJobArn', '')}#{detail.get('TrainingJobStatus')}#{detail.get('LastModifiedTime')}")
+    return {
+        "version": "0",
+        "id": str(event_id),
+        "detail-type": STATE_CHANGE_DETAIL_TYPE,
+        "source": EVENT_SOURCE,
+        "account": account,
+        "time": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [description["TrainingJobArn"]] if description.get("TrainingJobArn") else [],
+        "detail": detail,
+    }

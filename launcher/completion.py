@@ -1,0 +1,149 @@
+"""Answering the workflow when its training job changes state (EventBridge -> job-events Lambda).
+
+Terminal states (Completed / Failed / Stopped) send the callback exactly once: the token record is claimed with
+a conditional write before SendTaskSuccess/Failure, so duplicate events find it claimed. Running states (when
+the deployment forwards them) send a heartbeat; if the task already timed out, nobody waits for the job and it
+is stopped. Jobs without a record (not launched by a workflow, or long expired) are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import BaseModel, ValidationError, parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import ConfigDict, StrictStr
+
+from gr00t_aws.callbacks import (
+    ERROR_TRAINING_FAILED,
+    ERROR_TRAINING_STOPPED,
+    CallbackOutcome,
+    send_failure,
+    send_heartbeat,
+    send_success,
+)
+from gr00t_aws.sagemaker_jobs import ACTIVE_STATUSES, TERMINAL_STATUSES, describe_job, job_summary, stop_job
+from gr00t_aws.task_tokens import TaskTokenStore, TokenRecord, TokenState
+from gr00t_core.errors import EventError
+
+
+class Action(str, Enum):
+    CALLBACK_SENT = "callback_sent"
+    TASK_GONE = "task_gone"  # the callback found no waiting task (timed out, aborted): nothing else to do
+    DUPLICATE = "duplicate"  # another event already answered for this job
+    UNKNOWN_JOB = "unknown_job"
+    HEARTBEAT = "heartbeat"
+    STOPPED_ORPHAN = "stopped_orphan"  # the task timed out while the job ran: the job was stopped
+    IGNORED = "ignored"
+
+
+@dataclass
+class CompletionResult:
+    action: Action
+    job_name: str
+    job_status: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"action": self.action.value, "trainingJobName": self.job_name, "trainingJobStatus": self.job_status, "summary": self.summary}
+
+
+# Members a state-change event may lack; DescribeTrainingJob fills them in for the summary.
+_SUMMARY_MEMBERS = ("FinalMetricDataList", "BillableTimeInSeconds", "HyperParameters", "ResourceConfig")
+
+
+def _complete_details(job: Mapping[str, Any], sm: Any) -> Mapping[str, Any]:
+    if all(m in job for m in _SUMMARY_MEMBERS):
+        return job
+    described = describe_job(sm, job["TrainingJobName"])
+    return {**(described or {}), **job} if described else job
+
+
+def failure_cause(job: Mapping[str, Any]) -> str:
+    name = job.get("TrainingJobName", "")
+    status = job.get("TrainingJobStatus", "")
+    reason = job.get("FailureReason") or ("stopped before it finished" if status == "Stopped" else "no reason given")
+    itype = (job.get("ResourceConfig") or {}).get("InstanceType", "")
+    return (
+        f"SageMaker training job {name} {status.lower()}: {reason} "
+        f"(instance type {itype}; logs: CloudWatch log group /aws/sagemaker/TrainingJobs, streams {name}/algo-*)"
+    )
+
+
+def _send_result(job: Mapping[str, Any], record: TokenRecord, sfn: Any) -> CallbackOutcome:
+    status = job["TrainingJobStatus"]
+    if status == "Completed":
+        return send_success(sfn, record.task_token, job_summary(job))
+    error = ERROR_TRAINING_STOPPED if status == "Stopped" else ERROR_TRAINING_FAILED
+    return send_failure(sfn, record.task_token, error, failure_cause(job))
+
+
+def _complete(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
+    name, status = job["TrainingJobName"], job["TrainingJobStatus"]
+    if record.state is not TokenState.WAITING or not store.claim(record):
+        return CompletionResult(Action.DUPLICATE, name, status)
+    try:
+        job = _complete_details(job, sm)
+        outcome = _send_result(job, record, sfn)
+    except Exception:
+        store.release(record)  # let EventBridge's retry of this event send the callback
+        raise
+    action = Action.CALLBACK_SENT if outcome is CallbackOutcome.SENT else Action.TASK_GONE
+    return CompletionResult(action, name, status, job_summary(job))
+
+
+def _heartbeat(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
+    name, status = job["TrainingJobName"], job["TrainingJobStatus"]
+    if record.state is not TokenState.WAITING:
+        return CompletionResult(Action.IGNORED, name, status)
+    if send_heartbeat(sfn, record.task_token) is CallbackOutcome.SENT:
+        return CompletionResult(Action.HEARTBEAT, name, status)
+    if store.claim(record, TokenState.STOPPED):
+        stop_job(sm, name)
+        return CompletionResult(Action.STOPPED_ORPHAN, name, status)
+    return CompletionResult(Action.DUPLICATE, name, status)
+
+
+def on_job_state_change(job: Mapping[str, Any], *, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
+    """React to one state of one job (an EventBridge ``detail`` or a DescribeTrainingJob response)."""
+    name = job["TrainingJobName"]
+    status = job["TrainingJobStatus"]
+    record = store.get(name)
+    if record is None:
+        return CompletionResult(Action.UNKNOWN_JOB, name, status)
+    if status in TERMINAL_STATUSES:
+        return _complete(job, record, store, sfn, sm)
+    if status in ACTIVE_STATUSES:
+        return _heartbeat(job, record, store, sfn, sm)
+    return CompletionResult(Action.IGNORED, name, status)
+
+
+class TrainingJobStateDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    TrainingJobName: StrictStr
+    TrainingJobStatus: StrictStr
+
+
+class TrainingJobStateChange(EventBridgeModel):
+    detail: TrainingJobStateDetail  # type: ignore[assignment]
+
+
+def parse_job_event(event: Any) -> TrainingJobStateChange:
+    try:
+        return parse(event=event, model=TrainingJobStateChange)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise EventError(f"Not a SageMaker Training Job State Change event (bad or missing: {fields})") from None
+
+
+def handle_job_event(event: Any, *, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
+    """The job-events Lambda's whole job: parse the EventBridge event, then :func:`on_job_state_change`."""
+    parsed = parse_job_event(event)
+    detail = parsed.detail.model_dump()
+    if parsed.source != "aws.sagemaker":
+        return CompletionResult(Action.IGNORED, detail["TrainingJobName"], detail["TrainingJobStatus"])
+    return on_job_state_change(detail, store=store, sfn=sfn, sm=sm)

@@ -1,0 +1,56 @@
+"""What a per-asset config may request, capped by the deployment settings (the operator's limits)."""
+
+from __future__ import annotations
+
+from gr00t_core.errors import ConfigError
+from gr00t_core.resolution import TIER_LABELS, ResolvedConfig
+from launcher.limits import training_instance_types
+from launcher.request import instance_types_to_try
+from launcher.settings import DeploymentSettings, env_name
+
+
+def _source(config: ResolvedConfig, name: str) -> str:
+    return f"{name} (from {TIER_LABELS[config.provenance[name]]})"
+
+
+def policy_problems(config: ResolvedConfig, settings: DeploymentSettings) -> list[str]:
+    problems: list[str] = []
+    v = config.values
+    known = set(training_instance_types())
+    for itype in instance_types_to_try(config):
+        name = "instanceType" if itype == v["instanceType"] else "instanceTypeFallbacks"
+        if itype not in known:
+            problems.append(f"{_source(config, name)}: {itype!r} is not a SageMaker training instance type; use e.g. ml.g6e.4xlarge")
+        elif not settings.allows_instance_type(itype):
+            problems.append(
+                f"{_source(config, name)}: {itype!r} is not allowed by this deployment "
+                f"(allowed: {', '.join(settings.allowed_instance_types)}); choose an allowed type or ask the operator "
+                f"to add it to {env_name('allowed_instance_types')}"
+            )
+    if v["instanceCount"] > settings.max_instance_count:
+        problems.append(
+            f"{_source(config, 'instanceCount')} = {v['instanceCount']} exceeds this deployment's maximum of "
+            f"{settings.max_instance_count} ({env_name('max_instance_count')})"
+        )
+    if v["maxRuntimeSeconds"] > settings.max_runtime_seconds:
+        problems.append(
+            f"{_source(config, 'maxRuntimeSeconds')} = {v['maxRuntimeSeconds']} exceeds this deployment's maximum of "
+            f"{settings.max_runtime_seconds} s ({env_name('max_runtime_seconds')}); lower it or train fewer steps"
+        )
+    if v["warmPoolKeepAliveSeconds"] > settings.max_keep_alive_seconds:
+        problems.append(
+            f"{_source(config, 'warmPoolKeepAliveSeconds')} = {v['warmPoolKeepAliveSeconds']} exceeds this deployment's "
+            f"maximum of {settings.max_keep_alive_seconds} s ({env_name('max_keep_alive_seconds')})"
+        )
+    if not settings.allows_base_model(v["baseModelPath"]):
+        problems.append(
+            f"{_source(config, 'baseModelPath')} = {v['baseModelPath']!r}: models from this owner are not allowed here "
+            f"(allowed owners: {', '.join(settings.allowed_base_model_owners)}; {env_name('allowed_base_model_owners')})"
+        )
+    return problems
+
+
+def enforce_policy(config: ResolvedConfig, settings: DeploymentSettings) -> None:
+    problems = policy_problems(config, settings)
+    if problems:
+        raise ConfigError(problems, header="The training configuration asks for more than this deployment allows")

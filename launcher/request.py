@@ -1,0 +1,214 @@
+"""The CreateTrainingJob request, built by pure functions from the resolved config, the deployment settings
+and the run (who asked, where the asset and its outputs live, which attempt).
+
+Nothing here calls AWS: the Lambda, ``gr00t-sm launch`` and ``--dry-run`` share these functions, and the tests
+check their output against the SageMaker service model (botocore Stubber) and :mod:`launcher.limits`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gr00t_core.metrics import metric_definitions
+from gr00t_core.naming import output_folder_name, training_job_name
+from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, ResolvedConfig
+from gr00t_core.run import RunIdentity
+from launcher.settings import DeploymentSettings
+from launcher.vams import AssetLocation, RunOrigin
+
+DATASET_CHANNEL = "dataset"
+MODEL_CACHE_CHANNEL = "model_cache"
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+TENSORBOARD_LOCAL_PATH = "/opt/ml/output/tensorboard"
+# SageMaker retries a job that failed with an InternalServerError; it resumes from CheckpointConfig.
+INTERNAL_ERROR_RETRIES = 2
+
+# Visible to anyone who can describe the job: only harmless switches, never credentials.
+JOB_ENVIRONMENT: dict[str, str] = {
+    "PYTHONUNBUFFERED": "1",  # trainer lines reach CloudWatch (and MetricDefinitions) as they are printed
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "NCCL_DEBUG": "WARN",
+}
+
+TAG_PREFIX_VAMS = "vams:"
+TAG_PREFIX_GR00T = "gr00t:"
+_TAG_UNSAFE = re.compile(r"[^\w\s_.:/=+\-@]")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run attempt: the job's name, the identity handed to the container and where its data lives."""
+
+    job_name: str
+    identity: RunIdentity
+    dataset_uri: str  # s3://.../{datasetPath}/ : the only asset prefix the job downloads
+    work_uri: str  # s3://.../sagemaker/ : checkpoints, TensorBoard, SageMaker output (not registered in VAMS)
+    attempt: int = 1
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def job_name_for(origin: RunOrigin, settings: DeploymentSettings) -> str:
+    """Deterministic: the same event (and attempt) always gives the same name, so a retry adopts the job."""
+    asset_id, *identity = origin.run_key
+    return training_job_name(asset_id, *identity, prefix=settings.job_name_prefix)
+
+
+def tag_value(value: str) -> str:
+    """A value SageMaker accepts as a tag (letters, digits, spaces and ``_.:/=+-@``; at most 256 characters)."""
+    return _TAG_UNSAFE.sub("_", value)[:256]
+
+
+def run_tags(origin: RunOrigin, config: ResolvedConfig) -> dict[str, str]:
+    """Tags that make the job findable in SageMaker Studio and Cost Explorer by asset, pipeline and user."""
+    tags = {
+        f"{TAG_PREFIX_VAMS}assetId": origin.asset_id,
+        f"{TAG_PREFIX_VAMS}databaseId": origin.database_id,
+        f"{TAG_PREFIX_VAMS}pipelineId": origin.pipeline_id,
+        f"{TAG_PREFIX_VAMS}executionId": origin.execution_id,
+        f"{TAG_PREFIX_VAMS}workflowId": origin.workflow_id,
+        f"{TAG_PREFIX_VAMS}executingUser": origin.executing_user,
+        f"{TAG_PREFIX_GR00T}baseModel": config["baseModelPath"],
+        f"{TAG_PREFIX_GR00T}attempt": str(origin.attempt),
+    }
+    return {k: tag_value(v) for k, v in tags.items() if v}
+
+
+def run_spec(
+    config: ResolvedConfig,
+    settings: DeploymentSettings,
+    origin: RunOrigin,
+    location: AssetLocation,
+    *,
+    started: datetime,
+) -> RunSpec:
+    """Everything about the run that does not depend on the instance type finally used."""
+    job_name = job_name_for(origin, settings)
+    identity = RunIdentity(
+        asset_id=origin.asset_id,
+        database_id=origin.database_id,
+        output_files_uri=origin.output_files_uri,
+        output_metadata_uri=origin.output_metadata_uri,
+        output_preview_uri=origin.output_preview_uri,
+        output_folder=output_folder_name(config["baseModelPath"], job_name, started),
+        model_cache_uri=settings.model_cache_uri,
+        hf_token_secret_id=settings.hf_token_secret_id,
+        pipeline_id=origin.pipeline_id,
+        workflow_id=origin.workflow_id,
+        executing_user=origin.executing_user,
+    )
+    dataset = config["datasetPath"].strip("/")
+    return RunSpec(
+        job_name=job_name,
+        identity=identity,
+        dataset_uri=location.uri(f"{dataset}/"),
+        work_uri=origin.work_uri,
+        attempt=origin.attempt,
+        tags=run_tags(origin, config),
+    )
+
+
+def hyperparameters(config: ResolvedConfig, identity: RunIdentity, *, instance_type: str) -> dict[str, str]:
+    """The resolved parameters, their provenance and the run identity, all as strings."""
+    values = config.to_strings()
+    values["instanceType"] = instance_type  # the type that actually runs (after a capacity fallback)
+    return {**values, PROVENANCE_HYPERPARAMETER: config.provenance_json(), **identity.to_hyperparameters()}
+
+
+def _channels(run: RunSpec, settings: DeploymentSettings) -> list[dict[str, Any]]:
+    channels: list[dict[str, Any]] = [
+        {
+            "ChannelName": DATASET_CHANNEL,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": run.dataset_uri,
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+            "InputMode": "File",
+        }
+    ]
+    if settings.has_file_system:
+        channels.append(
+            {
+                "ChannelName": MODEL_CACHE_CHANNEL,
+                "DataSource": {
+                    "FileSystemDataSource": {
+                        "FileSystemId": settings.file_system_id,
+                        "FileSystemAccessMode": settings.file_system_access_mode,
+                        "FileSystemType": settings.file_system_type,
+                        "DirectoryPath": settings.file_system_directory,
+                    }
+                },
+                "InputMode": "File",  # file-system channels only support File mode
+            }
+        )
+    return channels
+
+
+def build_training_job_request(
+    config: ResolvedConfig,
+    settings: DeploymentSettings,
+    run: RunSpec,
+    *,
+    instance_type: str | None = None,
+) -> dict[str, Any]:
+    """The CreateTrainingJob request for one run attempt on ``instance_type`` (default: the config's)."""
+    v = config.values
+    itype = instance_type or v["instanceType"]
+    spot = bool(v["useSpot"])
+    resource: dict[str, Any] = {
+        "InstanceType": itype,
+        "InstanceCount": v["instanceCount"],
+        "VolumeSizeInGB": v["volumeSizeGb"],
+    }
+    if v["warmPoolKeepAliveSeconds"] > 0 and not spot:  # warm pools do not work with managed spot
+        resource["KeepAlivePeriodInSeconds"] = v["warmPoolKeepAliveSeconds"]
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": v["maxRuntimeSeconds"]}
+    if spot:
+        stopping["MaxWaitTimeInSeconds"] = v["maxWaitSeconds"] or 2 * v["maxRuntimeSeconds"]
+
+    tags = dict(run.tags)
+    if itype != v["instanceType"]:
+        tags[f"{TAG_PREFIX_GR00T}requestedInstanceType"] = v["instanceType"]
+
+    request: dict[str, Any] = {
+        "TrainingJobName": run.job_name,
+        "HyperParameters": hyperparameters(config, run.identity, instance_type=itype),
+        "AlgorithmSpecification": {
+            "TrainingImage": settings.image_uri,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": metric_definitions(),
+            "EnableSageMakerMetricsTimeSeries": True,
+        },
+        "RoleArn": settings.role_arn,
+        "InputDataConfig": _channels(run, settings),
+        "OutputDataConfig": {
+            "S3OutputPath": f"{run.work_uri}output/",
+            # Checkpoints reach the asset folder file by file; a 7 GB model.tar.gz would only cost time.
+            "CompressionType": "NONE",
+        },
+        "ResourceConfig": resource,
+        "StoppingCondition": stopping,
+        "EnableManagedSpotTraining": spot,
+        # Always set: SageMaker restores it into a retried or spot-restarted job, which then resumes.
+        "CheckpointConfig": {"S3Uri": f"{run.work_uri}checkpoints/", "LocalPath": CHECKPOINT_LOCAL_PATH},
+        "TensorBoardOutputConfig": {"S3OutputPath": f"{run.work_uri}tensorboard/", "LocalPath": TENSORBOARD_LOCAL_PATH},
+        "Environment": dict(JOB_ENVIRONMENT),
+        "RetryStrategy": {"MaximumRetryAttempts": INTERNAL_ERROR_RETRIES},
+        "Tags": [{"Key": k, "Value": val} for k, val in tags.items()],
+    }
+    if settings.subnets:
+        request["VpcConfig"] = {"SecurityGroupIds": list(settings.security_groups), "Subnets": list(settings.subnets)}
+    return request
+
+
+def instance_types_to_try(config: ResolvedConfig) -> list[str]:
+    """The configured type, then the fallbacks in order, each once."""
+    ordered = [config["instanceType"], *config["instanceTypeFallbacks"]]
+    return list(dict.fromkeys(ordered))

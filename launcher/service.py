@@ -1,0 +1,201 @@
+"""Launching and stopping the training job for one VAMS pipeline event: the domain behind the Lambdas and the CLI.
+
+``handle_launch_event`` parses the event, reads ``gr00t_config.json`` and the dataset's meta files from S3,
+resolves and preflights the config, starts (or adopts) the job and stores the task token. Any user error is
+answered with SendTaskFailure right away, with a reason a VAMS user can act on, and nothing is launched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from gr00t_aws.callbacks import error_name, send_failure
+from gr00t_aws.s3_assets import CONFIG_MAX_BYTES, prefix_exists, prefix_reader, read_object
+from gr00t_aws.sagemaker_jobs import TERMINAL_STATUSES, LaunchResult, create_or_adopt, output_folder_uri, stop_job
+from gr00t_aws.task_tokens import TaskTokenStore, TokenState
+from gr00t_core.errors import DatasetError, EventError, SettingsError, UserError
+from gr00t_core.resolution import CONFIG_FILE_NAME, ResolvedConfig, parse_config_file, resolve
+from gr00t_data.meta import check_meta
+from launcher.clients import AwsClients
+from launcher.completion import on_job_state_change
+from launcher.limits import validate_training_job_request
+from launcher.policy import enforce_policy
+from launcher.request import RunSpec, build_training_job_request, instance_types_to_try, job_name_for, run_spec
+from launcher.settings import DeploymentSettings, env_name
+from launcher.vams import AssetLocation, RunOrigin, VamsEvent, asset_location, find_task_token, flatten_asset_metadata, parse_vams_event, run_origin
+
+
+@dataclass
+class RunPlan:
+    """Everything decided before anything is started: safe to print (``--dry-run``) or to launch."""
+
+    event: VamsEvent
+    location: AssetLocation
+    origin: RunOrigin
+    config: ResolvedConfig
+    run: RunSpec
+    dataset: dict[str, Any] = field(default_factory=dict)  # check_meta's summary
+    warnings: list[str] = field(default_factory=list)
+
+    def request(self, settings: DeploymentSettings, instance_type: str | None = None) -> dict[str, Any]:
+        return build_training_job_request(self.config, settings, self.run, instance_type=instance_type)
+
+
+def read_config_file(s3: Any, location: AssetLocation) -> dict[str, Any] | None:
+    """gr00t_config.json at the asset root, parsed; None when the asset has none."""
+    raw = read_object(s3, location.bucket, location.key(CONFIG_FILE_NAME), max_bytes=CONFIG_MAX_BYTES)
+    if raw is None:
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DatasetError([f"{location.uri(CONFIG_FILE_NAME)} is not UTF-8 text; save it as UTF-8 JSON"], header="Unreadable configuration file") from None
+    return parse_config_file(text, name=location.uri(CONFIG_FILE_NAME))
+
+
+def resolve_for_event(event: VamsEvent, file_values: Mapping[str, Any] | None) -> ResolvedConfig:
+    body = event.body
+    return resolve(
+        file=file_values,
+        run=body.gr00tRunParameters or None,
+        metadata=flatten_asset_metadata(body.inputMetadata),
+        parameters=body.inputParameters,
+    )
+
+
+def check_dataset(s3: Any, location: AssetLocation, config: ResolvedConfig) -> tuple[dict[str, Any], list[str]]:
+    """Preflight the dataset's meta files; DatasetError lists every blocking problem."""
+    dataset_path = config["datasetPath"].strip("/")
+    prefix = location.key(f"{dataset_path}/")
+    uri = location.uri(f"{dataset_path}/")
+    if not prefix_exists(s3, location.bucket, prefix):
+        raise DatasetError(
+            [
+                f"nothing found under {uri}: upload the LeRobot dataset (meta/, data/, videos/) into the asset folder "
+                f"{dataset_path!r}, or set datasetPath in {CONFIG_FILE_NAME} to the folder that holds it"
+            ],
+            header="The asset has no dataset",
+        )
+    report = check_meta(prefix_reader(s3, location.bucket, prefix), config["dataConfig"])
+    if report.errors:
+        raise DatasetError(list(report.errors), header=f"The dataset at {uri} is not ready for training")
+    return dict(report.summary), list(report.warnings)
+
+
+def plan_run(
+    event: VamsEvent,
+    settings: DeploymentSettings,
+    s3: Any,
+    *,
+    now: datetime,
+    read_files: bool = True,
+) -> RunPlan:
+    """Resolve and preflight one run. ``read_files=False`` skips S3 (``--dry-run`` without credentials)."""
+    location = asset_location(event.body)
+    origin = run_origin(event, location)
+    file_values = read_config_file(s3, location) if read_files else None
+    config = resolve_for_event(event, file_values)
+    enforce_policy(config, settings)
+    dataset, warnings = check_dataset(s3, location, config) if read_files else ({}, [])
+    run = run_spec(config, settings, origin, location, started=now)
+    return RunPlan(event, location, origin, config, run, dataset, [*config.warnings, *warnings])
+
+
+def launch_plan(plan: RunPlan, settings: DeploymentSettings, sm: Any) -> LaunchResult:
+    """Start the job (capacity fallback across the configured types) or adopt the one already running."""
+    missing = settings.missing_for_launch()
+    if missing:
+        raise SettingsError(f"cannot start a training job: set {', '.join(missing)} (the launch Lambda's environment or --settings)")
+    operation = sm.meta.service_model.operation_model("CreateTrainingJob")
+    return create_or_adopt(
+        sm,
+        lambda itype: plan.request(settings, itype),
+        instance_types_to_try(plan.config),
+        validate=lambda request: validate_training_job_request(request, operation),
+    )
+
+
+def _token_store(settings: DeploymentSettings, clients: AwsClients, clock: Callable[[], float]) -> TaskTokenStore:
+    if not settings.token_table:
+        raise SettingsError(f"{env_name('token_table')} is not set: the launch Lambda needs the task-token table")
+    return TaskTokenStore(clients.dynamodb, settings.token_table, clock=clock)
+
+
+def _reject(token: str | None, exc: UserError, clients: AwsClients) -> dict[str, Any]:
+    if token is None:
+        raise exc  # nobody to call back: failing the invocation shows the error now instead of after the timeout
+    name = error_name(exc)
+    outcome = send_failure(clients.stepfunctions, token, name, str(exc))
+    return {"status": "REJECTED", "error": name, "cause": str(exc), "callback": outcome.value}
+
+
+def handle_launch_event(
+    raw_event: Any,
+    settings: DeploymentSettings | Callable[[], DeploymentSettings],
+    clients: AwsClients,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, Any]:
+    """The launch Lambda's whole job. Returns a small outcome (the workflow ignores it; logs and tests use it).
+
+    A retried invocation that adopts a job which already ended answers its new token at once. ``settings`` may
+    be a loader, so that broken deployment settings are reported to the workflow like any other error.
+    """
+    token = find_task_token(raw_event)
+    try:
+        if callable(settings):
+            settings = settings()
+        event = parse_vams_event(raw_event)
+        if event.task_token is None:
+            raise EventError(
+                "The pipeline event has no TaskToken: register the pipeline with waitForCallback 'Enabled' "
+                "(the training job reports back through the callback)"
+            )
+        store = _token_store(settings, clients, clock)
+        plan = plan_run(event, settings, clients.s3, now=datetime.fromtimestamp(clock(), timezone.utc))
+        result = launch_plan(plan, settings, clients.sagemaker)
+    except UserError as exc:
+        return _reject(token, exc, clients)
+
+    folder = output_folder_uri(result.description) if result.adopted and result.description else plan.run.identity.output_prefix_uri
+    store.save(
+        result.job_name,
+        event.task_token,
+        ttl_seconds=settings.token_ttl_seconds,
+        attributes={
+            "outputFolderUri": folder,
+            "instanceType": result.instance_type,
+            "assetId": plan.origin.asset_id,
+            "databaseId": plan.origin.database_id,
+            "executionId": plan.origin.execution_id,
+        },
+    )
+    if result.adopted and result.status in TERMINAL_STATUSES and result.description:
+        on_job_state_change(result.description, store=store, sfn=clients.stepfunctions, sm=clients.sagemaker)
+    return {
+        "status": "ADOPTED" if result.adopted else "LAUNCHED",
+        "trainingJobName": result.job_name,
+        "trainingJobStatus": result.status,
+        "instanceType": result.instance_type,
+        "refusedInstanceTypes": [{"instanceType": t, "reason": why} for t, why in result.refused],
+        "outputFolderUri": folder,
+        "warnings": plan.warnings,
+    }
+
+
+def handle_stop_event(raw_event: Any, settings: DeploymentSettings, clients: AwsClients, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """Stop the job of a run whose workflow gave up (timeout or failure) so no GPU keeps running for nobody."""
+    event = parse_vams_event(raw_event)
+    origin = run_origin(event, asset_location(event.body))
+    job_name = job_name_for(origin, settings)
+    stopped = stop_job(clients.sagemaker, job_name)
+    if settings.token_table:
+        store = _token_store(settings, clients, clock)
+        record = store.get(job_name)
+        if record is not None and record.state is TokenState.WAITING:
+            store.claim(record, TokenState.STOPPED)
+    return {"trainingJobName": job_name, "stopRequested": stopped}

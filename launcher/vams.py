@@ -1,0 +1,272 @@
+"""The VAMS pipeline event, as Powertools parser (pydantic) models, and what the launcher derives from it.
+
+VAMS invokes the pipeline Lambda with ``{"body": {...}}`` (reference/vams-contract.md); ``body`` is normally an
+object but may arrive as a JSON string, ``inputMetadata`` / ``inputParameters`` are JSON strings (``""`` allowed)
+and the callback token is ``body.TaskToken``. This project's own state machine sends the same body and puts the
+token beside it (``{"body": ..., "TaskToken": ...}``) because ASL cannot add a key to an object it passes through.
+Standalone runs add ``gr00tRunParameters`` (per-run parameters, tier "run"); VAMS never sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationError, field_validator, parse
+from pydantic import ConfigDict, StrictInt, StrictStr
+
+from gr00t_core.errors import ConfigError, EventError
+from gr00t_core.resolution import parse_json_object
+
+_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(.*)$")
+# s3://{bucketAsset}/pipelines/{pipeline}/{job}/output/{executionName}/files/
+_OUTPUT_PATH = re.compile(r"/pipelines/(?P<pipeline>[^/]+)/(?P<job>[^/]+)/output/(?P<execution>[^/]+)/files/?$")
+MAX_ATTEMPT = 99
+
+
+def split_s3_uri(uri: str, *, what: str) -> tuple[str, str]:
+    match = _S3_URI.match(uri)
+    if not match:
+        raise EventError(f"{what} must be an s3://bucket/key URI, got {uri!r}")
+    return match.group(1), match.group(2)
+
+
+def _json_object(value: Any, what: str) -> dict[str, Any]:
+    try:
+        return parse_json_object(value, what=what)
+    except ConfigError as exc:  # re-raised as ValueError so pydantic reports it with the field's location
+        raise ValueError("; ".join(exc.problems)) from None
+
+
+class VamsBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    inputS3AssetFilePath: StrictStr
+    outputS3AssetFilesPath: StrictStr
+    outputS3AssetPreviewPath: StrictStr = ""
+    outputS3AssetMetadataPath: StrictStr = ""
+    inputOutputS3AssetAuxiliaryFilesPath: StrictStr = ""
+    bucketAsset: StrictStr = ""
+    bucketAssetAuxiliary: StrictStr = ""
+    assetId: StrictStr = ""
+    databaseId: StrictStr = ""
+    workflowDatabaseId: StrictStr = ""
+    workflowId: StrictStr = ""
+    inputAssetFileKey: StrictStr = ""
+    inputAssetLocationKey: StrictStr = ""
+    outputType: StrictStr = ""
+    inputMetadata: dict[str, Any] = Field(default_factory=dict)
+    inputParameters: dict[str, Any] = Field(default_factory=dict)
+    executingUserName: StrictStr = ""
+    executingRequestContext: Any = None
+    TaskToken: StrictStr | None = Field(default=None, min_length=1, max_length=2048)
+    gr00tRunParameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("inputMetadata", mode="before")
+    @classmethod
+    def _metadata(cls, value: Any) -> dict[str, Any]:
+        return _json_object(value, "inputMetadata")
+
+    @field_validator("inputParameters", mode="before")
+    @classmethod
+    def _parameters(cls, value: Any) -> dict[str, Any]:
+        return _json_object(value, "inputParameters")
+
+    @field_validator("gr00tRunParameters", mode="before")
+    @classmethod
+    def _run_parameters(cls, value: Any) -> dict[str, Any]:
+        return _json_object(value, "gr00tRunParameters")
+
+    @field_validator("inputS3AssetFilePath", "outputS3AssetFilesPath")
+    @classmethod
+    def _s3(cls, value: str) -> str:
+        if not _S3_URI.match(value):
+            raise ValueError(f"must be an s3://bucket/key URI, got {value!r}")
+        return value
+
+
+class VamsEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    body: VamsBody
+    TaskToken: StrictStr | None = Field(default=None, min_length=1, max_length=2048)
+    attempt: StrictInt = Field(default=1, ge=1, le=MAX_ATTEMPT)  # standalone reruns; VAMS never sets it
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"body is a string but not valid JSON ({exc.msg} at character {exc.pos})") from None
+        return value
+
+    @property
+    def task_token(self) -> str | None:
+        return self.body.TaskToken or self.TaskToken
+
+
+def _describe_errors(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "event"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "is required but missing"
+        elif err["type"].endswith("_type"):
+            message = f"{err['msg'].lower()}, got {type(err.get('input')).__name__}"
+        problems.append(f"{where} {message}" if err["type"] == "missing" else f"{where}: {message}")
+    return problems
+
+
+def parse_vams_event(event: Any) -> VamsEvent:
+    """Validate a raw Lambda event; :class:`EventError` lists every bad field."""
+    if isinstance(event, str):
+        try:
+            event = json.loads(event)
+        except json.JSONDecodeError as exc:
+            raise EventError(f"The pipeline event is not valid JSON ({exc.msg}); expected {{\"body\": {{...}}}}") from None
+    if not isinstance(event, Mapping):
+        raise EventError(f"The pipeline event must be a JSON object with a 'body', got {type(event).__name__}")
+    try:
+        return parse(event=dict(event), model=VamsEvent)
+    except ValidationError as exc:
+        problems = _describe_errors(exc)
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise EventError(f"The pipeline event is malformed ({len(problems)} problem(s)):\n{lines}") from None
+
+
+def find_task_token(event: Any) -> str | None:
+    """The callback token of an event that may fail validation, so the failure can still be reported."""
+    if isinstance(event, str):
+        try:
+            event = json.loads(event)
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(event, Mapping):
+        return None
+    body = event.get("body")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError:
+            body = None
+    for source in (body if isinstance(body, Mapping) else {}, event):
+        token = source.get("TaskToken")
+        if isinstance(token, str) and 0 < len(token) <= 2048:
+            return token
+    return None
+
+
+def flatten_asset_metadata(input_metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Asset metadata (key -> value) from ``inputMetadata``; file metadata of the selected file wins over it.
+
+    VAMS 2.5 sends ``{"VAMS": {"assetMetadata": {k: v}, "fileMetadata": {...}}}``; the list form
+    ``{"metadata": [{"metadataKey", "metadataValue"}]}`` of some VAMS builds is accepted too.
+    """
+    vams = input_metadata.get("VAMS", input_metadata)
+    if not isinstance(vams, Mapping):
+        return {}
+    merged: dict[str, Any] = {}
+    for section in ("assetMetadata", "fileMetadata"):
+        merged.update(_key_values(vams.get(section)))
+    return merged
+
+
+def _key_values(section: Any) -> dict[str, Any]:
+    if not isinstance(section, Mapping):
+        return {}
+    entries = section.get("metadata")
+    if isinstance(entries, list):
+        return {
+            str(e["metadataKey"]): e.get("metadataValue")
+            for e in entries
+            if isinstance(e, Mapping) and "metadataKey" in e
+        }
+    return {str(k): v for k, v in section.items()}
+
+
+@dataclass(frozen=True)
+class AssetLocation:
+    """Where the asset lives in S3: ``s3://{bucket}/{root_key}`` (root_key ends with ``/``)."""
+
+    bucket: str
+    root_key: str
+
+    def uri(self, relative: str = "") -> str:
+        return f"s3://{self.bucket}/{self.root_key}{relative.lstrip('/')}"
+
+    def key(self, relative: str) -> str:
+        return f"{self.root_key}{relative.lstrip('/')}"
+
+
+def asset_location(body: VamsBody) -> AssetLocation:
+    """bucketAsset + inputAssetLocationKey is the asset root; without them, the input path (a prefix) or its folder."""
+    input_bucket, input_key = split_s3_uri(body.inputS3AssetFilePath, what="body.inputS3AssetFilePath")
+    bucket = body.bucketAsset or input_bucket
+    root = body.inputAssetLocationKey
+    if not root:
+        if not input_key or input_key.endswith("/"):
+            root = input_key  # no file selected: the path is the asset's prefix
+        else:
+            root = input_key.rsplit("/", 1)[0] + "/" if "/" in input_key else ""
+    if root and not root.endswith("/"):
+        root += "/"
+    return AssetLocation(bucket, root)
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """Who started the run and where its outputs go, as named in the event."""
+
+    asset_id: str
+    database_id: str
+    output_files_uri: str
+    output_metadata_uri: str
+    output_preview_uri: str
+    pipeline_id: str
+    execution_id: str
+    workflow_id: str
+    executing_user: str
+    attempt: int
+
+    @property
+    def run_key(self) -> tuple[str, ...]:
+        """What makes a run unique: a retried Lambda computes the same key, hence the same job name."""
+        key = (self.asset_id, self.database_id, self.output_files_uri)
+        return key if self.attempt == 1 else (*key, f"attempt-{self.attempt}")
+
+    @property
+    def work_uri(self) -> str:
+        """s3://.../output/{execution}/sagemaker/ : checkpoints, TensorBoard, SageMaker's own output.
+
+        A sibling of the ``files/`` folder, so VAMS never registers these into the asset, and shared by every
+        attempt of the run, so a retried job resumes from the last checkpoint.
+        """
+        files = self.output_files_uri.rstrip("/")
+        if files.endswith("/files"):
+            return files[: -len("files")] + "sagemaker/"
+        return files + "-sagemaker/"
+
+
+def run_origin(event: VamsEvent, location: AssetLocation) -> RunOrigin:
+    body = event.body
+    files = body.outputS3AssetFilesPath if body.outputS3AssetFilesPath.endswith("/") else body.outputS3AssetFilesPath + "/"
+    match = _OUTPUT_PATH.search(files)
+    asset_id = body.assetId or location.root_key.rstrip("/").rsplit("/", 1)[-1] or location.bucket
+    return RunOrigin(
+        asset_id=asset_id,
+        database_id=body.databaseId,
+        output_files_uri=files,
+        output_metadata_uri=body.outputS3AssetMetadataPath,
+        output_preview_uri=body.outputS3AssetPreviewPath,
+        pipeline_id=match.group("pipeline") if match else "",
+        execution_id=match.group("execution") if match else "",
+        workflow_id=body.workflowId,
+        executing_user=body.executingUserName,
+        attempt=event.attempt,
+    )

@@ -1,0 +1,243 @@
+"""A small AWS world on moto for the orchestration tests (launcher, Lambda handlers, state machine).
+
+Shared by tests/launcher, tests/lambda_handler, tests/stepfunctions and tests/gr00t_aws. It holds an asset in
+S3 (gr00t_config.json + LeRobot meta files), the task-token table and the deployment settings, and patches the
+two places where moto differs from SageMaker in ways these tests depend on (offline-testing.md):
+``stop_training_job`` is not implemented, and every new job is "Completed" at once instead of "InProgress".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.core.responses import ActionResult
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+
+from gr00t_core.data_configs import DATA_CONFIGS
+from launcher.clients import AwsClients
+from launcher.settings import DeploymentSettings
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ASSET_BUCKET = "vams-asset-bucket"
+ASSET_ROOT = "xd130a6d6-1e26-4e79-9c7b-5b5c2a1f0e11/"
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+TOKEN_TABLE = "gr00t-task-tokens"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/gr00t-sagemaker-execution"
+IMAGE_URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/gr00t-finetune:latest"
+
+
+def settings(**overrides: Any) -> DeploymentSettings:
+    values: dict[str, Any] = {
+        "image_uri": IMAGE_URI,
+        "role_arn": ROLE_ARN,
+        "token_table": TOKEN_TABLE,
+        "model_cache_bucket": "gr00t-model-cache",
+        "hf_token_secret_id": "gr00t/hf-token",
+    }
+    values.update(overrides)
+    return DeploymentSettings(**values)
+
+
+def settings_env(s: DeploymentSettings) -> dict[str, str]:
+    """The Lambda environment variables that describe ``s`` (what the SAM template sets)."""
+    from dataclasses import fields
+
+    env = {}
+    for f in fields(s):
+        value = getattr(s, f.name)
+        env[f.metadata["env"]] = ",".join(value) if isinstance(value, tuple) else str(value)
+    return env
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS_DIR / name).read_text())
+
+
+# ---------------------------------------------------------------- dataset meta files
+
+
+def dataset_meta(layout: str = "so100_dualcam", *, episodes: int = 3, frames: int = 40, version: str = "v2.1") -> dict[str, bytes]:
+    """meta/ files of a small LeRobot dataset recorded with ``layout`` (relative path -> bytes)."""
+    template = DATA_CONFIGS[layout].modality_json()
+    assert template is not None
+    state_dim = max(r["end"] for r in template["state"].values())
+    action_dim = max(r["end"] for r in template["action"].values())
+    features: dict[str, Any] = {
+        "observation.state": {"dtype": "float32", "shape": [state_dim], "names": [f"s{i}" for i in range(state_dim)]},
+        "action": {"dtype": "float32", "shape": [action_dim], "names": [f"a{i}" for i in range(action_dim)]},
+        "timestamp": {"dtype": "float32", "shape": [1], "names": None},
+        "frame_index": {"dtype": "int64", "shape": [1], "names": None},
+        "episode_index": {"dtype": "int64", "shape": [1], "names": None},
+        "index": {"dtype": "int64", "shape": [1], "names": None},
+        "task_index": {"dtype": "int64", "shape": [1], "names": None},
+    }
+    for camera in template["video"].values():
+        features[camera["original_key"]] = {
+            "dtype": "video",
+            "shape": [64, 64, 3],
+            "names": ["height", "width", "channels"],
+            "info": {"video.fps": 20.0, "video.codec": "h264", "video.pix_fmt": "yuv420p", "video.height": 64, "video.width": 64, "video.channels": 3, "has_audio": False},
+        }
+    info = {
+        "codebase_version": version,
+        "robot_type": "so100",
+        "total_episodes": episodes,
+        "total_frames": episodes * frames,
+        "total_tasks": 1,
+        "total_videos": episodes * len(template["video"]),
+        "total_chunks": 1,
+        "chunks_size": 1000,
+        "fps": 20,
+        "splits": {"train": f"0:{episodes}"},
+        "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+        "video_path": "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4",
+        "features": features,
+    }
+    lines = lambda rows: ("\n".join(json.dumps(r) for r in rows) + "\n").encode()  # noqa: E731
+    files = {
+        "meta/info.json": json.dumps(info).encode(),
+        "meta/modality.json": json.dumps(template).encode(),
+        "meta/tasks.jsonl": lines([{"task_index": 0, "task": "Pick up the cube."}]),
+        "meta/episodes.jsonl": lines([{"episode_index": i, "tasks": ["Pick up the cube."], "length": frames} for i in range(episodes)]),
+    }
+    for i in range(episodes):
+        files[f"data/chunk-000/episode_{i:06d}.parquet"] = b"PAR1 placeholder: the Lambda never reads parquet"
+    return files
+
+
+# ---------------------------------------------------------------- moto patches
+
+
+def _stop_training_job(self: SageMakerResponse) -> ActionResult:
+    """StopTrainingJob as SageMaker answers it: active jobs go to Stopped, ended ones are a ValidationException."""
+    name = self._get_param("TrainingJobName")
+    job = self.sagemaker_backend.training_jobs.get(name)
+    if job is None:
+        raise ValidationError(message=f"Could not find training job '{name}'.")
+    if job.training_job_status not in ("InProgress", "Stopping"):
+        raise ValidationError(message=f"The request was rejected because the training job is in status {job.training_job_status}.")
+    job.training_job_status = "Stopped"
+    job.secondary_status = "Stopped"
+    STOP_CALLS.append(name)
+    return ActionResult({})
+
+
+STOP_CALLS: list[str] = []
+_original_init = FakeTrainingJob.__init__
+
+
+def _init_in_progress(self: FakeTrainingJob, *args: Any, **kwargs: Any) -> None:
+    _original_init(self, *args, **kwargs)
+    self.training_job_status = "InProgress"
+    self.secondary_status = "Starting"
+
+
+def job(name: str) -> FakeTrainingJob:
+    return sagemaker_backends[ACCOUNT][REGION].training_jobs[name]
+
+
+def all_jobs() -> dict[str, FakeTrainingJob]:
+    return sagemaker_backends[ACCOUNT][REGION].training_jobs
+
+
+def finish_job(name: str, status: str = "Completed", *, reason: str = "", billable: int = 1234, metrics: dict[str, float] | None = None) -> dict[str, Any]:
+    """Move a moto job to a terminal state (as SageMaker would) and return its DescribeTrainingJob response."""
+    fake = job(name)
+    fake.training_job_status = status
+    fake.secondary_status = status
+    if reason:
+        fake.failure_reason = reason
+    fake.billable_time_in_seconds = billable
+    if metrics is not None:
+        fake.final_metric_data_list = [{"MetricName": k, "Value": v, "Timestamp": fake.creation_time} for k, v in metrics.items()]
+    description = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=name)
+    description.pop("ResponseMetadata", None)
+    return description
+
+
+# ---------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    clients: AwsClients
+    settings: DeploymentSettings
+    bucket: str = ASSET_BUCKET
+    root: str = ASSET_ROOT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def put_asset(self, files: dict[str, bytes], *, config: dict[str, Any] | str | None = None, dataset_path: str = "dataset") -> None:
+        s3 = self.clients.s3
+        for rel, data in files.items():
+            s3.put_object(Bucket=self.bucket, Key=f"{self.root}{dataset_path}/{rel}", Body=data)
+        if config is not None:
+            body = config if isinstance(config, str) else json.dumps(config)
+            s3.put_object(Bucket=self.bucket, Key=f"{self.root}gr00t_config.json", Body=body.encode())
+
+    def event(self, name: str = "vams_event.json", **body_overrides: Any) -> dict[str, Any]:
+        event = copy.deepcopy(load_event(name))
+        body = event["body"]
+        if isinstance(body, dict):
+            body.update(body_overrides)
+        return event
+
+
+@contextmanager
+def aws_world(**settings_overrides: Any) -> Iterator[World]:
+    """moto with the asset bucket, the token table and the SageMaker patches; yields the world."""
+    env = {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "POWERTOOLS_METRICS_NAMESPACE": "Gr00tSageMaker"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    STOP_CALLS.clear()
+    original_stop = getattr(SageMakerResponse, "stop_training_job", None)
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+            SageMakerResponse.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
+            FakeTrainingJob.__init__ = _init_in_progress  # type: ignore[method-assign]
+            clients = AwsClients(**{s: boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "stepfunctions", "dynamodb")})
+            clients.s3.create_bucket(Bucket=ASSET_BUCKET)
+            clients.dynamodb.create_table(
+                TableName=TOKEN_TABLE,
+                KeySchema=[{"AttributeName": "jobName", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            clients.dynamodb.update_time_to_live(TableName=TOKEN_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+            yield World(clients=clients, settings=settings(**settings_overrides))
+    finally:
+        FakeTrainingJob.__init__ = _original_init  # type: ignore[method-assign]
+        if original_stop is None:
+            delattr(SageMakerResponse, "stop_training_job")
+        else:
+            SageMakerResponse.stop_training_job = original_stop  # type: ignore[attr-defined]
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class FakeLambdaContext:
+    function_name = "vams-gr00t-finetune-launch"
+    memory_limit_in_mb = 512
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vams-gr00t-finetune-launch"
+    aws_request_id = "5f1c4f35-6a45-4d0b-9d58-5a5c3e9a4f21"
+    function_version = "$LATEST"
+    log_group_name = "/aws/lambda/vams-gr00t-finetune-launch"
+    log_stream_name = "2025/01/01/[$LATEST]0123456789abcdef"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000

@@ -1,0 +1,36 @@
+"""Deployment caps: what a per-asset config may request."""
+
+import pytest
+
+from gr00t_core.errors import ConfigError
+from gr00t_core.resolution import resolve
+from launcher.policy import enforce_policy, policy_problems
+from tests.launcher.aws_env import settings
+
+
+@pytest.mark.parametrize(
+    "file,overrides,match",
+    [
+        ({"instanceType": "ml.p5.48xlarge", "numGpus": 1}, {}, r"instanceType \(from gr00t_config.json\): 'ml.p5.48xlarge' is not allowed by this deployment \(allowed: ml.g6e.\*\)"),
+        ({"instanceTypeFallbacks": ["ml.g5.12xlarge"]}, {}, r"instanceTypeFallbacks .*'ml.g5.12xlarge' is not allowed.*GR00T_ALLOWED_INSTANCE_TYPES"),
+        ({"instanceType": "local_cpu"}, {"allowed_instance_types": ("*",)}, "'local_cpu' is not a SageMaker training instance type"),
+        ({"instanceCount": 8}, {}, r"instanceCount \(from gr00t_config.json\) = 8 exceeds this deployment's maximum of 4"),
+        ({"maxRuntimeSeconds": 200000}, {}, r"maxRuntimeSeconds .* exceeds this deployment's maximum of 86400 s"),
+        ({"warmPoolKeepAliveSeconds": 1200}, {"max_keep_alive_seconds": 600}, "warmPoolKeepAliveSeconds .* maximum of 600 s"),
+        ({"baseModelPath": "someone/GR00T-N1.5-3B"}, {}, r"models from this owner are not allowed here \(allowed owners: nvidia"),
+    ],
+)
+def test_requests_beyond_the_caps_are_refused(file, overrides, match):
+    config = resolve(file=file)
+    with pytest.raises(ConfigError, match=match):
+        enforce_policy(config, settings(**overrides))
+
+
+def test_within_the_caps_nothing_is_said():
+    config = resolve(file={"instanceType": "ml.g6e.12xlarge", "numGpus": 4, "instanceCount": 4, "maxRuntimeSeconds": 86400})
+    assert policy_problems(config, settings()) == []
+
+
+def test_every_problem_is_listed():
+    config = resolve(file={"instanceCount": 9, "maxRuntimeSeconds": 100000, "baseModelPath": "x/y"})
+    assert len(policy_problems(config, settings())) == 3

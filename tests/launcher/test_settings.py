@@ -1,0 +1,117 @@
+"""Deployment settings: environment parsing, the --settings file on top, validation and placeholders."""
+
+import json
+
+import pytest
+
+from gr00t_core.errors import SettingsError
+from launcher.settings import (
+    DEFAULT_MAX_INSTANCE_COUNT,
+    ENV_NAMES,
+    DeploymentSettings,
+    is_placeholder,
+    load_settings,
+)
+
+
+def test_defaults_without_any_environment():
+    s = load_settings({})
+    assert s == DeploymentSettings()
+    assert s.max_instance_count == DEFAULT_MAX_INSTANCE_COUNT
+    assert s.allowed_base_model_owners == ("nvidia",)
+    assert s.missing_for_launch() == ["GR00T_IMAGE_URI", "GR00T_ROLE_ARN"]
+
+
+def test_environment_values_are_parsed_by_type():
+    s = load_settings(
+        {
+            "GR00T_ROLE_ARN": "arn:aws:iam::123456789012:role/sm",
+            "GR00T_ALLOWED_INSTANCE_TYPES": "ml.g6e.*, ml.p5.48xlarge",
+            "GR00T_MAX_INSTANCE_COUNT": "8",
+            "GR00T_SUBNETS": "subnet-0123456789abcdef0",
+            "GR00T_SECURITY_GROUPS": "sg-0123456789abcdef0",
+            "GR00T_MODEL_CACHE_BUCKET": "cache-bucket",
+            "UNRELATED": "x",
+        }
+    )
+    assert s.allowed_instance_types == ("ml.g6e.*", "ml.p5.48xlarge")
+    assert s.max_instance_count == 8
+    assert s.subnets == ("subnet-0123456789abcdef0",)
+    assert s.model_cache_uri == "s3://cache-bucket/gr00t-model-cache/"
+    assert s.allows_instance_type("ml.g6e.12xlarge") and not s.allows_instance_type("ml.g5.xlarge")
+
+
+def test_settings_file_wins_over_environment(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"GR00T_MAX_INSTANCE_COUNT": 2, "GR00T_ALLOWED_INSTANCE_TYPES": ["ml.g5.*"]}))
+    s = load_settings({"GR00T_MAX_INSTANCE_COUNT": "8", "GR00T_IMAGE_URI": "img:1"}, path)
+    assert s.max_instance_count == 2
+    assert s.allowed_instance_types == ("ml.g5.*",)
+    assert s.image_uri == "img:1"  # not in the file: the environment's value stays
+
+
+@pytest.mark.parametrize(
+    "env,match",
+    [
+        ({"GR00T_ROLE_ARN": "my-role"}, "GR00T_ROLE_ARN: 'my-role' is not an IAM role ARN"),
+        ({"GR00T_MAX_INSTANCE_COUNT": "many"}, "GR00T_MAX_INSTANCE_COUNT: expected an integer"),
+        ({"GR00T_MAX_KEEP_ALIVE_SECONDS": "7200"}, "between 0 and 3600"),
+        ({"GR00T_MAX_RUNTIME_SECONDS": str(29 * 86400)}, "at most 28 days"),
+        ({"GR00T_FILE_SYSTEM_ID": "fs-0123456789abcdef0", "GR00T_FILE_SYSTEM_TYPE": "FSxLustre", "GR00T_FILE_SYSTEM_DIRECTORY": "/abcd/models"}, "needs GR00T_SUBNETS"),
+        ({"GR00T_FILE_SYSTEM_ID": "fs-0123456789abcdef0", "GR00T_FILE_SYSTEM_TYPE": "NFS"}, "must be one of FSxLustre, EFS"),
+        ({"GR00T_FILE_SYSTEM_TYPE": "EFS"}, "GR00T_FILE_SYSTEM_ID is empty"),
+        ({"GR00T_SUBNETS": "subnet-0123456789abcdef0"}, "set both GR00T_SUBNETS and GR00T_SECURITY_GROUPS"),
+        ({"GR00T_SUBNETS": "net-1", "GR00T_SECURITY_GROUPS": "sg-0123456789abcdef0"}, "subnet ids"),
+        ({"GR00T_MODEL_CACHE_BUCKET": "s3://cache"}, "not an S3 bucket name"),
+        ({"GR00T_OUTPUT_PREFIX": "bucket/prefix"}, "must be an s3://bucket/prefix/ URI"),
+        ({"GR00T_JOB_NAME_PREFIX": "gr00t_x"}, "letters, digits or hyphens"),
+    ],
+)
+def test_invalid_settings_name_the_variable(env, match):
+    with pytest.raises(SettingsError, match=match):
+        load_settings(env)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(SettingsError, match=r"\(2 problem\(s\)\)"):
+        load_settings({"GR00T_ROLE_ARN": "x", "GR00T_MAX_INSTANCE_COUNT": "0"})
+
+
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "must hold a JSON object"),
+        ('{"GR00T_MAX_INSTANCES": 3}', "unknown setting\\(s\\) GR00T_MAX_INSTANCES"),
+    ],
+)
+def test_bad_settings_files(tmp_path, content, match):
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    with pytest.raises(SettingsError, match=match):
+        load_settings({}, path)
+
+
+def test_missing_settings_file(tmp_path):
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings({}, tmp_path / "nope.json")
+
+
+def test_placeholders_are_marked_and_only_fill_gaps():
+    s = DeploymentSettings(image_uri="img:1").with_placeholders()
+    assert s.image_uri == "img:1"
+    assert is_placeholder(s.role_arn) and "GR00T_ROLE_ARN" in s.role_arn
+    assert s.missing_for_launch() == []
+
+
+def test_base_model_owners():
+    s = DeploymentSettings()
+    assert s.allows_base_model("nvidia/GR00T-N1.5-3B")
+    assert not s.allows_base_model("someone/GR00T-N1.5-3B")
+    assert s.allows_base_model("/opt/ml/input/data/model_cache/gr00t")
+    assert DeploymentSettings(allowed_base_model_owners=("*",)).allows_base_model("someone/x")
+
+
+def test_env_names_are_unique_and_prefixed():
+    assert len(set(ENV_NAMES)) == len(ENV_NAMES)
+    assert all(n.startswith("GR00T_") for n in ENV_NAMES)
