@@ -1,0 +1,330 @@
+"""AWS on this machine: moto served over HTTP on loopback for one local run, started and stopped by it.
+
+What local mode needs from the emulator beyond plain moto:
+
+* Step Functions really executes ASL (moto's ``execute_state_machine``) and its Lambda tasks run this project's
+  real handlers in this process (:meth:`AwsEmulator.route_lambda`): moto's Docker-less Lambda backend is told to
+  call them instead of echoing the payload;
+* moto's SageMaker drops ``Environment`` and always reports jobs "Completed": the full CreateTrainingJob request
+  is recorded as sent (:attr:`AwsEmulator.training_requests`) and the job's real outcome is written back
+  (:meth:`AwsEmulator.finish_training_job`) before the job-events handler describes it;
+* training containers reach the emulator through a second listener on an address of this host they can route to
+  (``container_host``), sharing the same in-process state.
+
+moto keeps its state in module globals: one emulator per process at a time. ``stop()`` restores every global it
+changed and resets the emulated accounts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+DEFAULT_REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+LAMBDA_ROLE_NAME = "gr00t-sm-local-lambda"
+_NOISY_LOGGERS = ("werkzeug", "moto.stepfunctions.parser")
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of the Lambda runtime's context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+class AwsEmulator:
+    def __init__(self, region: str = DEFAULT_REGION, container_host: Any = None, log_file: Path | None = None) -> None:
+        """``container_host``: a :class:`local_mode.docker_env.HostAddress` when training containers must reach
+        the emulator (container runner); None for loopback only. ``log_file``: where moto's own log goes."""
+        self.region = region
+        self.log_file = log_file
+        self.container_host = container_host
+        self.endpoint = ""
+        self.container_endpoint = ""
+        self.training_requests: dict[str, dict[str, Any]] = {}
+        self.lambda_errors: list[str] = []
+        self._servers: list[Any] = []
+        self._handlers: dict[str, Handler] = {}
+        self._restore: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+    def start(self) -> AwsEmulator:
+        from moto.core.config import default_user_config
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        try:
+            self._quiet_logs()
+            self._configure(default_user_config)
+            self._reset()
+            primary = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            primary.start()
+            self._servers.append(primary)
+            port = primary.get_host_and_port()[1]
+            self.endpoint = f"http://127.0.0.1:{port}"
+            # moto's Step Functions engine calls Lambda at http://localhost:$MOTO_PORT.
+            self._set_env({"MOTO_PORT": str(port)})
+            if self.container_host is not None:
+                outer = ThreadedMotoServer(ip_address=self.container_host.bind, port=0, verbose=False)
+                outer.start()
+                self._servers.append(outer)
+                self.container_endpoint = f"http://{self.container_host.advertise}:{outer.get_host_and_port()[1]}"
+            self._record_training_requests()
+            self._keep_failure_causes()
+            self._route_lambdas()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            try:
+                server.stop()
+            except Exception:  # noqa: BLE001 - stopping must go on for the others
+                pass
+        self._servers.clear()
+        self._reset()
+        while self._restore:
+            self._restore.pop()()
+
+    def __enter__(self) -> AwsEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _configure(self, config: dict[str, Any]) -> None:
+        saved = json.loads(json.dumps(config))
+        config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        config.setdefault("lambda", {})["use_docker"] = False
+
+        def restore() -> None:
+            config.clear()
+            config.update(saved)
+
+        self._restore.append(restore)
+
+    def _quiet_logs(self) -> None:
+        """moto's request lines and its ASL engine's error traces go to ``log_file`` (if any), not the console."""
+        import logging
+
+        for name in _NOISY_LOGGERS:
+            logger = logging.getLogger(name)
+            saved = (logger.level, logger.propagate, list(logger.handlers))
+            logger.setLevel(logging.INFO if self.log_file else logging.CRITICAL)
+            logger.propagate = False
+            if self.log_file:
+                handler = logging.FileHandler(self.log_file)
+                handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+                logger.handlers = [handler]
+
+            def restore(logger: logging.Logger = logger, saved: tuple = saved) -> None:
+                for handler in logger.handlers:
+                    if handler not in saved[2]:
+                        handler.close()
+                logger.setLevel(saved[0])
+                logger.propagate = saved[1]
+                logger.handlers = saved[2]
+
+            self._restore.append(restore)
+
+    def _set_env(self, values: Mapping[str, str]) -> None:
+        saved = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+
+        def restore() -> None:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+        self._restore.append(restore)
+
+    @staticmethod
+    def _reset() -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
+
+    # --- clients and environment --------------------------------------------------------------------------
+    def env(self, *, for_containers: bool = False) -> dict[str, str]:
+        """Variables that point boto3 (and the SageMaker SDK) at the emulator."""
+        endpoint = self.container_endpoint if for_containers else self.endpoint
+        return {
+            "AWS_ENDPOINT_URL": endpoint,
+            **CREDENTIALS,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service, endpoint_url=self.endpoint, region_name=self.region,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"], aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    # --- Lambda ---------------------------------------------------------------------------------------------
+    def create_lambda(self, name: str, handler: Handler) -> str:
+        """Create a Lambda function whose invocations run ``handler(event, context)`` here; returns its ARN."""
+        iam = self.client("iam")
+        try:
+            role_arn = iam.get_role(RoleName=LAMBDA_ROLE_NAME)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                              "Principal": {"Service": "lambda.amazonaws.com"}}]}
+            role_arn = iam.create_role(RoleName=LAMBDA_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:  # never run: the handler runs in this process
+            archive.writestr("handler.py", "def handler(event, context):\n    raise NotImplementedError\n")
+        arn = self.client("lambda").create_function(
+            FunctionName=name, Runtime="python3.11", Role=role_arn, Handler="handler.handler",
+            Code={"ZipFile": code.getvalue()}, Timeout=900,
+        )["FunctionArn"]
+        with self._lock:
+            self._handlers[name] = handler
+        return arn
+
+    def _route_lambdas(self) -> None:
+        from moto.awslambda_simple.models import lambda_simple_backends
+
+        backend = lambda_simple_backends[ACCOUNT_ID][self.region]
+        emulator = self
+
+        def invoke(function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: dict) -> bytes:
+            return emulator._invoke(function_name, body, response_headers)
+
+        backend.invoke = invoke  # type: ignore[method-assign]
+        self._restore.append(lambda: backend.__dict__.pop("invoke", None))
+
+    def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        name = function_name.split(":function:")[-1].split(":")[0]
+        with self._lock:
+            handler = self._handlers.get(name)
+        if handler is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "ResourceNotFoundException",
+                               "errorMessage": f"no local handler for Lambda function {name}"}).encode()
+        raw = body.decode() if isinstance(body, bytes) else (body or "{}")
+        event = json.loads(raw) if raw else {}
+        context = LambdaContext(
+            function_name=name, aws_request_id=str(uuid.uuid4()),
+            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
+        )
+        try:
+            result = handler(event, context)
+        except Exception as exc:  # noqa: BLE001 - a Lambda reports an unhandled error as FunctionError
+            self.lambda_errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        return json.dumps(result).encode()
+
+    # --- Step Functions -------------------------------------------------------------------------------------
+    def _keep_failure_causes(self) -> None:
+        """moto 5.2's SendTaskFailure handler drops ``cause``: the reason a VAMS user reads. Pass it on."""
+        from moto.core.responses import EmptyResult
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        original = StepFunctionResponse.send_task_failure
+
+        def send_task_failure(response: Any) -> Any:
+            response.stepfunction_backend.send_task_failure(
+                response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+            )
+            return EmptyResult()
+
+        StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+        self._restore.append(lambda: setattr(StepFunctionResponse, "send_task_failure", original))
+
+    # --- SageMaker --------------------------------------------------------------------------------------------
+    def _record_training_requests(self) -> None:
+        from moto.sagemaker.responses import SageMakerResponse
+
+        original = SageMakerResponse.create_training_job
+        emulator = self
+
+        def create_training_job(response: Any) -> Any:
+            request = json.loads(response.body or "{}")
+            result = original(response)
+            with emulator._lock:  # recorded after moto accepted it, as the service would have
+                emulator.training_requests[request.get("TrainingJobName", "")] = request
+            return result
+
+        SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign]
+        self._restore.append(lambda: setattr(SageMakerResponse, "create_training_job", original))
+
+    def finish_training_job(self, name: str, status: str, *, failure_reason: str = "",
+                            started: datetime | None = None, ended: datetime | None = None,
+                            secondary_status: str | None = None) -> None:
+        """Write the local job's real outcome into moto's record (moto always says "Completed")."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        job = sagemaker_backends[ACCOUNT_ID][self.region].training_jobs[name]
+        now = datetime.now(timezone.utc)
+        job.training_job_status = status
+        job.secondary_status = secondary_status or status
+        job.failure_reason = failure_reason or None
+        job.training_start_time = started or job.training_start_time
+        job.training_end_time = ended or now
+        job.last_modified_time = now
+
+    # --- S3 -------------------------------------------------------------------------------------------------
+    def upload_folder(self, folder: Path, bucket: str, prefix: str) -> int:
+        """Upload every file under ``folder`` to ``s3://bucket/prefix``; returns the number of objects."""
+        s3 = self.client("s3")
+        count = 0
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}" if prefix else path.relative_to(folder).as_posix()
+            s3.upload_file(str(path), bucket, key)
+            count += 1
+        return count
+
+    def download_prefix(self, uri: str, dest: Path) -> int:
+        """Download every object under an ``s3://`` prefix into ``dest`` (keys relative to the prefix)."""
+        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        s3 = self.client("s3")
+        count = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                rel = item["Key"][len(prefix):].lstrip("/")
+                if not rel or rel.endswith("/"):
+                    continue
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, item["Key"], str(target))
+                count += 1
+        return count
+
+    def dump(self, dest: Path) -> dict[str, int]:
+        """Every bucket's objects under ``dest/<bucket>/<key>``; returns objects per bucket."""
+        s3 = self.client("s3")
+        counts: dict[str, int] = {}
+        for bucket in s3.list_buckets().get("Buckets", []):
+            name = bucket["Name"]
+            counts[name] = self.download_prefix(f"s3://{name}/", dest / name)
+        return counts
