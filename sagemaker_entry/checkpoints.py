@@ -7,8 +7,9 @@ saving) are removed: they are our own torn writes, and the Trainer would otherwi
 number, complete or not.
 
 The upload manifest lives beside the checkpoints so SageMaker's checkpoint sync restores it on a spot restart:
-files already copied to the output folder are not sent again. It records relative path and size (not mtime:
-SageMaker's restore gives files new mtimes).
+files already copied to the output folder are not sent again. A file inside ``checkpoint-N`` is identified by
+its size only (checkpoints never change once complete, and SageMaker's restore gives files new mtimes); any
+other file (train_result.json, a final model) by size and mtime, since the trainer may rewrite it.
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ def prepare_resume(folder: Path, engine: str, *, dry_run: bool = False) -> Resum
     return ResumeState(latest, removed)
 
 
+def fingerprint(path: Path, relative: str) -> str:
+    st = path.stat()
+    return str(st.st_size) if CHECKPOINT_RE.match(relative.split("/", 1)[0]) else f"{st.st_size}:{st.st_mtime_ns}"
+
+
 class UploadManifest:
     """What has been copied to which output prefix; saved atomically, safe to use from several threads."""
 
@@ -113,7 +119,7 @@ class UploadManifest:
         self.path = path
         self.output_prefix = output_prefix
         self._lock = threading.Lock()
-        self._files: dict[str, int] = {}
+        self._files: dict[str, str] = {}  # relative path -> fingerprint
         self._load()
 
     def _load(self) -> None:
@@ -123,15 +129,15 @@ class UploadManifest:
             return
         # Files copied to a different output folder (another run reusing this folder) do not count.
         if isinstance(data, dict) and data.get("output_prefix") == self.output_prefix and isinstance(data.get("files"), dict):
-            self._files = {str(k): int(v) for k, v in data["files"].items()}
+            self._files = {str(k): str(v) for k, v in data["files"].items()}
 
-    def uploaded(self, relative: str, size: int) -> bool:
+    def uploaded(self, relative: str, print_: str) -> bool:
         with self._lock:
-            return self._files.get(relative) == size
+            return self._files.get(relative) == print_
 
-    def record(self, relative: str, size: int) -> None:
+    def record(self, relative: str, print_: str) -> None:
         with self._lock:
-            self._files[relative] = size
+            self._files[relative] = print_
 
     def count(self) -> int:
         with self._lock:

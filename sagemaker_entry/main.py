@@ -116,6 +116,10 @@ class Entry:
         print(f"{metrics.LOG_PREFIX} SIGTERM received in phase {self.phase}: stopping", flush=True)
         if self.trainer is not None:
             self.trainer.terminate()
+        elif self.phase in ("setup", "dataset", "model"):
+            # Nothing to save yet: abandon a long download now rather than be killed in the middle of it
+            # (temporary folders and cache locks are released on the way out).
+            raise StopRequested()
 
     def _check_stop(self) -> None:
         if self.stop.is_set():

@@ -23,6 +23,7 @@ from sagemaker_entry.checkpoints import (
     MANIFEST_NAME,
     CompletionWatch,
     UploadManifest,
+    fingerprint,
     has_completion_mark,
     list_checkpoints,
 )
@@ -110,7 +111,7 @@ class OutputPublisher:
         items = []
         for path in _tree_files(folder):
             rel = str(path.relative_to(self.checkpoint_dir))
-            if not self.manifest.uploaded(rel, path.stat().st_size):
+            if not self.manifest.uploaded(rel, fingerprint(path, rel)):
                 items.append(uploads.UploadItem(path, uploads.join_key(self.prefix, rel)))
         self._send(items, what=what, record_root=self.checkpoint_dir)
         return len(items)
@@ -120,9 +121,12 @@ class OutputPublisher:
             return
         started = time.monotonic()
 
+        # Fingerprints are taken before sending: a file rewritten during its upload is sent again next time.
+        prints = {i.key: fingerprint(i.path, str(i.path.relative_to(record_root))) for i in items} if record_root else {}
+
         def record(item: uploads.UploadItem) -> None:
             if record_root is not None:
-                self.manifest.record(str(item.path.relative_to(record_root)), item.size)
+                self.manifest.record(str(item.path.relative_to(record_root)), prints[item.key])
 
         with self._lock:
             try:
@@ -182,7 +186,7 @@ class OutputPublisher:
 
     def _upload_tree_file(self, path: Path) -> None:
         rel = str(path.relative_to(self.checkpoint_dir))
-        if not self.manifest.uploaded(rel, path.stat().st_size):
+        if not self.manifest.uploaded(rel, fingerprint(path, rel)):
             self._send([uploads.UploadItem(path, uploads.join_key(self.prefix, rel))], what=rel, record_root=self.checkpoint_dir)
 
     def upload_reports(self, files: dict[str, Path]) -> None:

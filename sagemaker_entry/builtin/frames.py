@@ -7,7 +7,7 @@ reusable context), and keeps the uint8 frames in an LRU bounded in bytes. The sa
 episodes in windows that fit that budget, so a worker decodes each episode about once per epoch and its memory
 stays flat across epochs.
 
-Frames are matched to parquet rows by timestamp (nearest decoded frame within one frame period), so a video
+Frames are matched to parquet rows by timestamp (nearest decoded frame within half a frame period), so a video
 with dropped or missing frames is reported instead of silently shifted.
 """
 
@@ -75,7 +75,7 @@ def decode_episode(path: Path, size: int, timestamps: np.ndarray, *, episode: in
         right = frame_times[nearest]
         picks = np.where(np.abs(timestamps - left) <= np.abs(right - timestamps), nearest - 1, nearest)
     error = np.abs(frame_times[picks] - timestamps)
-    bad = np.flatnonzero(error > 1.0 / rate)
+    bad = np.flatnonzero(error > 0.5 / rate + 1e-4)  # half a frame period: jitter passes, a missing frame does not
     if bad.size:
         row = int(bad[0])
         raise FrameDecodeError(

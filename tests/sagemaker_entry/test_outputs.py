@@ -101,10 +101,26 @@ def test_checkpoints_upload_in_the_background_and_only_once(tmp_path, s3):
 def test_manifest_of_another_output_folder_is_ignored(tmp_path):
     UploadManifest(tmp_path / "m.json", "s3://a/old/")
     m = UploadManifest(tmp_path / "m.json", "s3://a/old/")
-    m.record("x", 1)
+    m.record("x", "1")
     m.save()
-    assert UploadManifest(tmp_path / "m.json", "s3://a/old/").uploaded("x", 1)
-    assert not UploadManifest(tmp_path / "m.json", "s3://a/new/").uploaded("x", 1)
+    assert UploadManifest(tmp_path / "m.json", "s3://a/old/").uploaded("x", "1")
+    assert not UploadManifest(tmp_path / "m.json", "s3://a/new/").uploaded("x", "1")
+
+
+def test_rewritten_top_level_file_is_sent_again_but_a_restored_checkpoint_is_not(tmp_path, s3):
+    ck = tmp_path / "checkpoints"
+    ckpt = _checkpoint(ck, 1)
+    (ck / "train_result.json").write_text('{"interrupted": true }')
+    OutputPublisher(s3, PREFIX, ck, UploadManifest(ck / MANIFEST_NAME, PREFIX), engine="builtin").finish()
+    import os
+
+    for path in ckpt.iterdir():  # SageMaker's restore: same files, new mtimes
+        os.utime(path, ns=(1, 1))
+    time.sleep(0.01)
+    (ck / "train_result.json").write_text('{"interrupted": false}')  # same size, new content
+    puts = _count_puts(s3)
+    OutputPublisher(s3, PREFIX, ck, UploadManifest(ck / MANIFEST_NAME, PREFIX), engine="builtin").finish()
+    assert len(puts) == 1 and puts[0].endswith("train_result.json")
 
 
 def test_object_count_warnings(tmp_path, s3):
