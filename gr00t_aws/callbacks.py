@@ -63,19 +63,20 @@ def error_name(exc: UserError) -> str:
 class CallbackOutcome(str, Enum):
     SENT = "sent"
     TIMED_OUT = "timed_out"  # the task's TimeoutSeconds/HeartbeatSeconds passed: nobody waits for this job
-    GONE = "gone"  # the task or its execution no longer exists (already answered, aborted, or a bad token)
+    GONE = "gone"  # the task or its execution no longer exists (already answered or aborted)
+    # Step Functions does not know the token. Not proof that nobody waits (moto also answers this to a heartbeat
+    # for a task without HeartbeatSeconds), so it never leads to stopping a job.
+    INVALID = "invalid"
 
 
-_GONE_CODES = {"TaskDoesNotExist", "InvalidToken"}
+_OUTCOMES = {"TaskTimedOut": CallbackOutcome.TIMED_OUT, "TaskDoesNotExist": CallbackOutcome.GONE, "InvalidToken": CallbackOutcome.INVALID}
 
 
 def _outcome(exc: ClientError) -> CallbackOutcome:
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code == "TaskTimedOut":
-        return CallbackOutcome.TIMED_OUT
-    if code in _GONE_CODES:
-        return CallbackOutcome.GONE
-    raise exc
+    outcome = _OUTCOMES.get(exc.response.get("Error", {}).get("Code", ""))
+    if outcome is None:
+        raise exc
+    return outcome
 
 
 def _truncate(text: str, limit: int) -> str:

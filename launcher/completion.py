@@ -99,8 +99,9 @@ def _heartbeat(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStor
     name, status = job["TrainingJobName"], job["TrainingJobStatus"]
     if record.state is not TokenState.WAITING:
         return CompletionResult(Action.IGNORED, name, status)
-    if send_heartbeat(sfn, record.task_token) is CallbackOutcome.SENT:
-        return CompletionResult(Action.HEARTBEAT, name, status)
+    outcome = send_heartbeat(sfn, record.task_token)
+    if outcome in (CallbackOutcome.SENT, CallbackOutcome.INVALID):
+        return CompletionResult(Action.HEARTBEAT if outcome is CallbackOutcome.SENT else Action.IGNORED, name, status)
     if store.claim(record, TokenState.STOPPED):
         stop_job(sm, name)
         return CompletionResult(Action.STOPPED_ORPHAN, name, status)

@@ -2,8 +2,9 @@
 
 Shared by tests/launcher, tests/lambda_handler, tests/stepfunctions and tests/gr00t_aws. It holds an asset in
 S3 (gr00t_config.json + LeRobot meta files), the task-token table and the deployment settings, and patches the
-two places where moto differs from SageMaker in ways these tests depend on (offline-testing.md):
-``stop_training_job`` is not implemented, and every new job is "Completed" at once instead of "InProgress".
+three places where moto differs from AWS in ways these tests depend on (offline-testing.md):
+``stop_training_job`` is not implemented, every new job is "Completed" at once instead of "InProgress", and
+SendTaskFailure loses its ``cause``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from gr00t_core.data_configs import DATA_CONFIGS
 from launcher.clients import AwsClients
@@ -134,6 +136,12 @@ def _stop_training_job(self: SageMakerResponse) -> ActionResult:
     return ActionResult({})
 
 
+def _send_task_failure(self: StepFunctionResponse) -> EmptyResult:
+    """moto 5.2.5 drops ``cause`` on its way to the engine; the tests check the reason users read, so keep it."""
+    self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause"))
+    return EmptyResult()
+
+
 STOP_CALLS: list[str] = []
 _original_init = FakeTrainingJob.__init__
 
@@ -202,9 +210,11 @@ def aws_world(**settings_overrides: Any) -> Iterator[World]:
     os.environ.update(env)
     STOP_CALLS.clear()
     original_stop = getattr(SageMakerResponse, "stop_training_job", None)
+    original_failure = StepFunctionResponse.send_task_failure
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
             SageMakerResponse.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
+            StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
             FakeTrainingJob.__init__ = _init_in_progress  # type: ignore[method-assign]
             clients = AwsClients(**{s: boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "stepfunctions", "dynamodb")})
             clients.s3.create_bucket(Bucket=ASSET_BUCKET)
@@ -218,6 +228,7 @@ def aws_world(**settings_overrides: Any) -> Iterator[World]:
             yield World(clients=clients, settings=settings(**settings_overrides))
     finally:
         FakeTrainingJob.__init__ = _original_init  # type: ignore[method-assign]
+        StepFunctionResponse.send_task_failure = original_failure  # type: ignore[method-assign]
         if original_stop is None:
             delattr(SageMakerResponse, "stop_training_job")
         else:
@@ -241,3 +252,77 @@ class FakeLambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 300_000
+
+
+# ---------------------------------------------------------------- Step Functions helpers
+
+_WAITING_ASL = {
+    "StartAt": "Wait",
+    "States": {
+        "Wait": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "waiter", "Payload": {"TaskToken.$": "$$.Task.Token"}},
+            "TimeoutSecondsPath": "$.timeout",
+            "HeartbeatSecondsPath": "$.heartbeat",
+            "End": True,
+        }
+    },
+}
+
+
+def create_function(clients: AwsClients, name: str) -> str:
+    """A Lambda function moto knows about (its code never runs: tests patch LambdaSimpleBackend.invoke)."""
+    iam = boto3.client("iam", region_name=REGION)
+    try:
+        role = iam.get_role(RoleName="lambda-role")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name=REGION)
+    return lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="x.handler", Code={"ZipFile": b"unused"})["FunctionArn"]
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+
+def wait_for(predicate: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def scheduled_tokens(sfn: Any, execution_arn: str) -> list[str]:
+    """Task tokens of every waitForTaskToken task scheduled so far (each retry gets a new one)."""
+    tokens = []
+    for event in history(sfn, execution_arn):
+        if event["type"] == "TaskScheduled":
+            payload = json.loads(event["taskScheduledEventDetails"]["parameters"])["Payload"]
+            token = payload.get("TaskToken") or (payload.get("body") or {}).get("TaskToken")
+            if token:
+                tokens.append(token)
+    return tokens
+
+
+def waiting_task(world: World, *, timeout: int = 600, heartbeat: int | None = None) -> tuple[str, str]:
+    """Start an execution that waits on a callback; returns (task token, execution ARN)."""
+    sfn = world.clients.stepfunctions
+    if "waiter_sm" not in world.extra:
+        create_function(world.clients, "waiter")
+        role = f"arn:aws:iam::{ACCOUNT}:role/sfn"
+        world.extra["waiter_sm"] = sfn.create_state_machine(name="waiter", definition=json.dumps(_WAITING_ASL), roleArn=role)["stateMachineArn"]
+    world.extra["n"] = world.extra.get("n", 0) + 1
+    arn = sfn.start_execution(stateMachineArn=world.extra["waiter_sm"], name=f"wait-{world.extra['n']}", input=json.dumps({"timeout": timeout, "heartbeat": heartbeat or timeout - 1}))["executionArn"]
+    token = wait_for(lambda: scheduled_tokens(sfn, arn))[0]
+    return token, arn
+
+
+def execution_result(sfn: Any, execution_arn: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    """describe_execution once the execution has ended."""
+    return wait_for(lambda: (d := sfn.describe_execution(executionArn=execution_arn))["status"] != "RUNNING" and d, timeout=timeout)

@@ -1,0 +1,146 @@
+"""The SAM template, the VAMS registration payload and the image buildspec."""
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cfnlint.decode import cfn_yaml
+
+from gr00t_core.parameters import SEEDED_PARAMETERS, defaults, to_string
+from launcher.settings import ENV_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+TEMPLATE = cfn_yaml.load(str(DEPLOY / "template.yaml"))
+RESOURCES = TEMPLATE["Resources"]
+PIPELINE = json.loads((DEPLOY / "vams_pipeline.json").read_text())
+
+
+def _statements(resource):
+    props = RESOURCES[resource]["Properties"]
+    found = []
+    for policy in props.get("Policies", []):
+        doc = policy.get("PolicyDocument", policy) if isinstance(policy, dict) else {}
+        found += doc.get("Statement", [])
+    return found
+
+
+def test_cfn_lint_is_clean():
+    result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(DEPLOY / "template.yaml")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("function", ["LaunchFunction", "JobEventsFunction", "StopFunction"])
+def test_handlers_exist(function):
+    module, attr = RESOURCES[function]["Properties"]["Handler"].rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), attr))
+
+
+def test_environment_variables_are_deployment_settings():
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    ours = {k for k in env if k.startswith("GR00T_")}
+    assert ours <= set(ENV_NAMES)
+    assert {"GR00T_IMAGE_URI", "GR00T_ROLE_ARN", "GR00T_TOKEN_TABLE"} <= ours
+
+
+def test_pass_role_only_for_the_training_role():
+    passes = [s for r in ("LaunchFunction", "JobEventsFunction", "StopFunction") for s in _statements(r) if "iam:PassRole" in str(s["Action"])]
+    assert len(passes) == 1
+    assert passes[0]["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
+    assert passes[0]["Condition"]["StringEquals"]["iam:PassedToService"] == "sagemaker.amazonaws.com"
+
+
+def test_training_role_writes_only_pipeline_outputs_in_the_asset_bucket():
+    asset_writes = [
+        s for s in _statements("SageMakerExecutionRole")
+        if isinstance(s, dict) and "s3:PutObject" in s.get("Action", []) and "AssetBucketName" in str(s["Resource"])
+    ]
+    assert len(asset_writes) == 1
+    assert asset_writes[0]["Resource"]["Fn::Sub"].endswith(":::${AssetBucketName}/pipelines/*")
+
+
+def test_lambdas_never_write_to_s3():
+    for function in ("LaunchFunction", "JobEventsFunction", "StopFunction"):
+        actions = " ".join(str(s["Action"]) for s in _statements(function))
+        assert "s3:Put" not in actions and "s3:Delete" not in actions
+
+
+def test_event_rule_matches_terminal_states_of_our_jobs_only():
+    pattern = RESOURCES["TrainingJobEndedRule"]["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.sagemaker"]
+    assert pattern["detail-type"] == ["SageMaker Training Job State Change"]
+    assert pattern["detail"]["TrainingJobStatus"] == ["Completed", "Failed", "Stopped"]
+    assert pattern["detail"]["TrainingJobName"] == [{"prefix": "gr00t-"}]
+
+
+def test_state_machine_uses_the_asl_file_with_both_functions():
+    props = RESOURCES["FinetuneStateMachine"]["Properties"]
+    assert (DEPLOY / props["DefinitionUri"]).resolve() == ROOT / "stepfunctions" / "gr00t_finetune.asl.json"
+    asl = (ROOT / "stepfunctions" / "gr00t_finetune.asl.json").read_text()
+    for name in props["DefinitionSubstitutions"]:
+        assert "${" + name + "}" in asl
+
+
+def test_token_table_has_ttl_on_the_store_attribute():
+    props = RESOURCES["TaskTokenTable"]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "jobName", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+
+def test_failed_jobs_alarm_and_dashboard_read_the_lambda_metrics():
+    from lambda_handler._runtime import NAMESPACE, SERVICE
+
+    alarm = RESOURCES["FailedJobsAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (NAMESPACE, "JobsFailed")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for metric in ("JobsLaunched", "JobsSucceeded", "JobsFailed", "TrainingDurationSeconds", "BillableSeconds", "train:loss"):
+        assert metric in body
+
+
+def test_codebuild_builds_the_project_dockerfile_with_the_cuda_base():
+    project = RESOURCES["ImageBuildProject"]["Properties"]
+    assert project["Source"]["BuildSpec"] == "deploy/buildspec.yml"
+    assert project["Environment"]["PrivilegedMode"] is True
+    variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+    assert variables["INSTALL_GR00T"] == "true"
+    assert "cuda" in TEMPLATE["Parameters"]["BuildBaseImage"]["Default"]
+    spec = yaml.safe_load((DEPLOY / "buildspec.yml").read_text())
+    build = " ".join(spec["phases"]["build"]["commands"])
+    assert "-f container/Dockerfile" in build and '--build-arg BASE_IMAGE="$BASE_IMAGE"' in build and "INSTALL_GR00T" in build
+    assert any("docker push" in c for c in spec["phases"]["post_build"]["commands"])
+
+
+def test_vams_registration_payload_follows_the_contract():
+    assert PIPELINE["pipelineId"] == "nvidia-gr00t-finetune-n1-5-3b"
+    assert (PIPELINE["pipelineType"], PIPELINE["pipelineExecutionType"]) == ("standardFile", "Lambda")
+    assert (PIPELINE["assetType"], PIPELINE["outputType"], PIPELINE["waitForCallback"]) == (".all", ".checkpoint", "Enabled")
+    resource = PIPELINE["userProvidedResource"]
+    assert resource["isProvided"] is True and resource["resourceId"] == PIPELINE["lambdaName"]
+    assert PIPELINE["lambdaName"] == TEMPLATE["Parameters"]["LaunchFunctionName"]["Default"]
+    assert PIPELINE["lambdaName"].startswith("vams")
+
+
+def test_registration_waits_longer_than_the_default_job_runtime_and_sets_no_heartbeat():
+    # VAMS's createPipeline API fills in a 1 h heartbeat when the field is absent: it must be present and empty.
+    assert PIPELINE["taskHeartbeatTimeout"] == ""
+    assert int(PIPELINE["taskTimeout"]) > defaults()["maxRuntimeSeconds"]
+
+
+def test_registration_input_parameters_are_the_seeded_defaults_as_strings():
+    params = json.loads(PIPELINE["inputParameters"])
+    assert params == {p.name: to_string(p.default) for p in SEEDED_PARAMETERS}
+
+
+def test_lambda_package_holds_the_handlers_and_nothing_heavy(tmp_path):
+    spec = importlib.util.spec_from_file_location("package_lambda", DEPLOY / "package_lambda.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.build(tmp_path / "lambda")
+    assert (out / "lambda_handler" / "launch.py").is_file() and (out / "gr00t_core" / "naming.py").is_file()
+    assert not list(out.rglob("__pycache__")) and not (out / "tests").exists()
+    assert module.directory_size(out) < 2_000_000

@@ -1,0 +1,153 @@
+"""Job state changes -> callbacks: exactly once, unknown jobs, gone tasks, heartbeats, orphaned jobs stopped."""
+
+import copy
+import json
+
+import pytest
+from botocore.stub import Stubber
+
+from gr00t_aws.task_tokens import TaskTokenStore, TokenState
+from launcher.completion import Action, failure_cause, handle_job_event, on_job_state_change
+from gr00t_core.errors import EventError
+from tests.launcher import aws_env
+from tests.launcher.aws_env import TOKEN_TABLE, aws_world, execution_result, load_event, waiting_task
+from tests.launcher.requests_util import offline_client, request_for
+
+COMPLETED = load_event("sagemaker_job_completed.json")
+NAME = COMPLETED["detail"]["TrainingJobName"]
+
+
+@pytest.fixture
+def world():
+    with aws_world() as w:
+        w.extra["store"] = TaskTokenStore(w.clients.dynamodb, TOKEN_TABLE)
+        yield w
+
+
+def _handle(world, event):
+    c = world.clients
+    return handle_job_event(event, store=world.extra["store"], sfn=c.stepfunctions, sm=c.sagemaker)
+
+
+def _event(name, **detail):
+    event = copy.deepcopy(load_event(name))
+    event["detail"].update(detail)
+    return event
+
+
+def test_completed_job_sends_the_summary_once(world):
+    token, arn = waiting_task(world)
+    world.extra["store"].save(NAME, token, ttl_seconds=600)
+    first = _handle(world, COMPLETED)
+    second = _handle(world, COMPLETED)
+    assert (first.action, second.action) == (Action.CALLBACK_SENT, Action.DUPLICATE)
+    result = execution_result(world.clients.stepfunctions, arn)
+    output = json.loads(result["output"])
+    assert result["status"] == "SUCCEEDED"
+    assert output["trainingJobName"] == NAME and output["status"] == "SUCCEEDED"
+    assert output["finalMetrics"]["train:loss"] == 0.0412
+    assert output["outputFolderUri"].endswith("/files/" + COMPLETED["detail"]["HyperParameters"]["outputFolderName"] + "/")
+    assert world.extra["store"].get(NAME).state is TokenState.DONE
+
+
+@pytest.mark.parametrize(
+    "sample,error,cause",
+    [
+        ("sagemaker_job_failed.json", "Gr00t.TrainingFailed", "AlgorithmError: DatasetError"),
+        ("sagemaker_job_stopped.json", "Gr00t.TrainingStopped", "stopped before it finished"),
+    ],
+)
+def test_failed_and_stopped_jobs_fail_the_task_with_the_reason(world, sample, error, cause):
+    token, arn = waiting_task(world)
+    world.extra["store"].save(NAME, token, ttl_seconds=600)
+    assert _handle(world, load_event(sample)).action is Action.CALLBACK_SENT
+    result = execution_result(world.clients.stepfunctions, arn)
+    assert result["status"] == "FAILED" and result["error"] == error
+    assert cause in result["cause"] and "/aws/sagemaker/TrainingJobs" in result["cause"]
+
+
+def test_unknown_jobs_are_ignored(world):
+    assert _handle(world, COMPLETED).action is Action.UNKNOWN_JOB
+
+
+def test_a_task_that_already_timed_out_is_not_an_error(world):
+    token, arn = waiting_task(world, timeout=1)
+    execution_result(world.clients.stepfunctions, arn)
+    world.extra["store"].save(NAME, token, ttl_seconds=600)
+    assert _handle(world, COMPLETED).action is Action.TASK_GONE
+
+
+def test_missing_summary_members_are_described(world):
+    sm = world.clients.sagemaker
+    request = request_for()
+    sm.create_training_job(**request)
+    description = aws_env.finish_job(request["TrainingJobName"], metrics={"train:loss": 0.5}, billable=77)
+    token, arn = waiting_task(world)
+    world.extra["store"].save(request["TrainingJobName"], token, ttl_seconds=600)
+    slim = {"TrainingJobName": request["TrainingJobName"], "TrainingJobStatus": "Completed"}
+    result = on_job_state_change(slim, store=world.extra["store"], sfn=world.clients.stepfunctions, sm=sm)
+    assert result.summary["billableSeconds"] == 77 and result.summary["finalMetrics"] == {"train:loss": 0.5}
+    assert result.summary["instanceType"] == description["ResourceConfig"]["InstanceType"]
+
+
+def test_a_failed_callback_releases_the_claim_for_the_retry(world):
+    world.extra["store"].save(NAME, "tok", ttl_seconds=600)
+    sfn = offline_client("stepfunctions")
+    with Stubber(sfn) as stub:
+        stub.add_client_error("send_task_success", service_error_code="ThrottlingException")
+        with pytest.raises(Exception, match="ThrottlingException"):
+            on_job_state_change(COMPLETED["detail"], store=world.extra["store"], sfn=sfn, sm=world.clients.sagemaker)
+    assert world.extra["store"].get(NAME).state is TokenState.WAITING
+
+
+def test_heartbeat_for_a_running_job(world):
+    token, arn = waiting_task(world, heartbeat=60)
+    world.extra["store"].save(NAME, token, ttl_seconds=600)
+    assert _handle(world, load_event("sagemaker_job_in_progress.json")).action is Action.HEARTBEAT
+
+
+def test_a_running_job_nobody_waits_for_is_stopped(world):
+    sm = world.clients.sagemaker
+    request = request_for()
+    sm.create_training_job(**request)
+    name = request["TrainingJobName"]
+    world.extra["store"].save(name, "tok", ttl_seconds=600)
+    sfn = offline_client("stepfunctions")
+    with Stubber(sfn) as stub:
+        stub.add_client_error("send_task_heartbeat", service_error_code="TaskTimedOut")
+        result = on_job_state_change({"TrainingJobName": name, "TrainingJobStatus": "InProgress"}, store=world.extra["store"], sfn=sfn, sm=sm)
+    assert result.action is Action.STOPPED_ORPHAN
+    assert aws_env.STOP_CALLS == [name]
+    assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    assert world.extra["store"].get(name).state is TokenState.STOPPED
+    # the Stopped event that follows finds nobody to answer
+    assert on_job_state_change({"TrainingJobName": name, "TrainingJobStatus": "Stopped"}, store=world.extra["store"], sfn=sfn, sm=sm).action is Action.DUPLICATE
+
+
+def test_an_unknown_token_on_heartbeat_never_stops_the_job(world):
+    world.extra["store"].save(NAME, "not-a-real-token", ttl_seconds=600)
+    assert _handle(world, load_event("sagemaker_job_in_progress.json")).action is Action.IGNORED
+    assert aws_env.STOP_CALLS == []
+
+
+@pytest.mark.parametrize(
+    "event,match",
+    [
+        ({"detail": {}}, "Not a SageMaker Training Job State Change event"),
+        (_event("sagemaker_job_completed.json", TrainingJobName=5), "detail.TrainingJobName"),
+    ],
+)
+def test_malformed_events_are_errors(world, event, match):
+    with pytest.raises(EventError, match=match):
+        _handle(world, event)
+
+
+def test_events_from_other_sources_are_ignored(world):
+    world.extra["store"].save(NAME, "tok", ttl_seconds=600)
+    assert _handle(world, {**COMPLETED, "source": "my.app"}).action is Action.IGNORED
+
+
+def test_failure_cause_names_reason_instance_and_logs():
+    cause = failure_cause(load_event("sagemaker_job_failed.json")["detail"])
+    assert cause.startswith(f"SageMaker training job {NAME} failed: AlgorithmError")
+    assert "ml.g6e.4xlarge" in cause and f"streams {NAME}/algo-*" in cause
