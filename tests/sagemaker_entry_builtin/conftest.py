@@ -1,0 +1,54 @@
+"""Shared fixtures: small synthetic LeRobot datasets (real mp4s) and a tiny model so each training takes seconds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gr00t_data.synthetic import generate_dataset
+
+# A policy small enough to train a few dozen steps in about a second on one core.
+TINY = {
+    "image_size": 32,
+    "patch_size": 16,
+    "vision_hidden_size": 32,
+    "vision_layers": 1,
+    "hidden_size": 64,
+    "layers": 2,
+    "heads": 4,
+    "logging_steps": 2,
+    "frame_cache_mb": 16,
+}
+QUICK = {"maxSteps": 12, "batchSize": 8, "saveSteps": 6, "learningRate": 1e-3, "dataloaderNumWorkers": 0}
+
+
+@pytest.fixture(scope="session")
+def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 episodes x 40 frames, two cameras (so100_dualcam), prepared (modality.json and stats.json written)."""
+    root = tmp_path_factory.mktemp("builtin") / "dataset"
+    return generate_dataset(root, episodes=4, frames_per_episode=40, write_modality=True, write_stats=True)
+
+
+@pytest.fixture
+def dataset_copy(dataset_dir: Path, tmp_path: Path) -> Path:
+    """A private copy a test may damage."""
+    return Path(shutil.copytree(dataset_dir, tmp_path / "dataset"))
+
+
+def write_request(folder: Path, dataset: Path, config: dict[str, Any] | None = None, **extra: Any) -> Path:
+    request = {
+        "dataset_dir": str(dataset),
+        "output_dir": str(folder / "out"),
+        "config": {**QUICK, **(config or {})},
+        "base_model_dir": None,
+        "resume_from_checkpoint": None,
+        "engine_options": dict(TINY),
+    }
+    request.update({k: (str(v) if isinstance(v, Path) else v) for k, v in extra.items()})
+    path = folder / "request.json"
+    path.write_text(json.dumps(request))
+    return path
