@@ -21,6 +21,8 @@ import io
 import json
 import os
 import threading
+import time
+import traceback
 import uuid
 import zipfile
 from collections.abc import Callable, Mapping
@@ -36,6 +38,41 @@ LAMBDA_ROLE_NAME = "gr00t-sm-local-lambda"
 _NOISY_LOGGERS = ("werkzeug", "moto.stepfunctions.parser")
 
 Handler = Callable[[Any, Any], Any]
+
+
+@dataclass
+class Invocation:
+    """One Lambda invocation as it ran here: its event, its result or error, and what it printed."""
+
+    function: str
+    event: Any
+    result: Any = None
+    error: str = ""
+    output: str = ""
+
+
+def emf_metrics(line: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """PutMetricData calls for one CloudWatch embedded-metric-format log line ([] when it is not one)."""
+    try:
+        blob = json.loads(line)
+    except json.JSONDecodeError:
+        return []
+    meta = blob.get("_aws") if isinstance(blob, dict) else None
+    if not isinstance(meta, dict):
+        return []
+    calls = []
+    for directive in meta.get("CloudWatchMetrics") or []:
+        dims = [{"Name": d, "Value": str(blob[d])} for group in directive.get("Dimensions") or [] for d in group if d in blob]
+        data = []
+        for metric in directive.get("Metrics") or []:
+            values = blob.get(metric.get("Name"))
+            for value in values if isinstance(values, list) else [values]:
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    data.append({"MetricName": metric["Name"], "Value": float(value), "Dimensions": dims,
+                                 "Unit": metric.get("Unit", "None")})
+        if data:
+            calls.append((directive.get("Namespace", "default"), data))
+    return calls
 
 
 @dataclass(frozen=True)
@@ -64,7 +101,9 @@ class AwsEmulator:
         self.endpoint = ""
         self.container_endpoint = ""
         self.training_requests: dict[str, dict[str, Any]] = {}
-        self.lambda_errors: list[str] = []
+        self.invocations: list[Invocation] = []
+        # called with the job name when someone calls StopTrainingJob (the local runner stops the job)
+        self.on_stop_training_job: Callable[[str], None] | None = None
         self._servers: list[Any] = []
         self._handlers: dict[str, Handler] = {}
         self._restore: list[Callable[[], None]] = []
@@ -77,6 +116,7 @@ class AwsEmulator:
 
         try:
             self._quiet_logs()
+            self._route_output()
             self._configure(default_user_config)
             self._reset()
             primary = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -92,6 +132,7 @@ class AwsEmulator:
                 self._servers.append(outer)
                 self.container_endpoint = f"http://{self.container_host.advertise}:{outer.get_host_and_port()[1]}"
             self._record_training_requests()
+            self._stop_training_jobs()
             self._keep_failure_causes()
             self._route_lambdas()
         except BaseException:
@@ -150,6 +191,14 @@ class AwsEmulator:
                 logger.handlers = saved[2]
 
             self._restore.append(restore)
+
+    def _route_output(self) -> None:
+        """Lambda handlers print (Powertools logs, EMF): route their threads' output to their invocation."""
+        from local_mode.capture import routed_output
+
+        routing = routed_output()
+        routing.__enter__()
+        self._restore.append(lambda: routing.__exit__(None, None, None))
 
     def _set_env(self, values: Mapping[str, str]) -> None:
         saved = {k: os.environ.get(k) for k in values}
@@ -223,6 +272,8 @@ class AwsEmulator:
         self._restore.append(lambda: backend.__dict__.pop("invoke", None))
 
     def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        from local_mode.capture import capture_thread
+
         name = function_name.split(":function:")[-1].split(":")[0]
         with self._lock:
             handler = self._handlers.get(name)
@@ -231,18 +282,49 @@ class AwsEmulator:
             return json.dumps({"errorType": "ResourceNotFoundException",
                                "errorMessage": f"no local handler for Lambda function {name}"}).encode()
         raw = body.decode() if isinstance(body, bytes) else (body or "{}")
-        event = json.loads(raw) if raw else {}
+        invocation = Invocation(name, json.loads(raw) if raw else {})
         context = LambdaContext(
             function_name=name, aws_request_id=str(uuid.uuid4()),
             invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
         )
-        try:
-            result = handler(event, context)
-        except Exception as exc:  # noqa: BLE001 - a Lambda reports an unhandled error as FunctionError
-            self.lambda_errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        with capture_thread() as output:
+            try:
+                invocation.result = handler(invocation.event, context)
+            except Exception as exc:  # noqa: BLE001 - a Lambda reports an unhandled error as FunctionError
+                invocation.error = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+        invocation.output = output.getvalue()
+        with self._lock:
+            self.invocations.append(invocation)
+        self._ship_lambda_output(name, context.aws_request_id, invocation.output)
+        if invocation.error:
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
-        return json.dumps(result).encode()
+            error_type, _, message = invocation.error.partition(": ")
+            return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+        return json.dumps(invocation.result).encode()
+
+    def invocations_of(self, name: str) -> list[Invocation]:
+        with self._lock:
+            return [i for i in self.invocations if i.function == name]
+
+    def _ship_lambda_output(self, name: str, request_id: str, output: str) -> None:
+        """A Lambda's output lands in CloudWatch Logs (/aws/lambda/NAME); its EMF blobs become metrics."""
+        lines = [line for line in output.splitlines() if line.strip()]
+        if not lines:
+            return
+        logs = self.client("logs")
+        group, stream = f"/aws/lambda/{name}", f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{request_id}"
+        try:
+            logs.create_log_group(logGroupName=group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now = int(time.time() * 1000)
+        logs.put_log_events(logGroupName=group, logStreamName=stream,
+                            logEvents=[{"timestamp": now, "message": line} for line in lines])
+        for line in lines:
+            for namespace, data in emf_metrics(line):
+                self.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
 
     # --- Step Functions -------------------------------------------------------------------------------------
     def _keep_failure_causes(self) -> None:
@@ -278,20 +360,77 @@ class AwsEmulator:
         SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign]
         self._restore.append(lambda: setattr(SageMakerResponse, "create_training_job", original))
 
-    def finish_training_job(self, name: str, status: str, *, failure_reason: str = "",
-                            started: datetime | None = None, ended: datetime | None = None,
-                            secondary_status: str | None = None) -> None:
-        """Write the local job's real outcome into moto's record (moto always says "Completed")."""
+    def _stop_training_jobs(self) -> None:
+        """StopTrainingJob (moto: NotImplementedError) as SageMaker answers it, and the local job is told to stop."""
+        from moto.core.responses import ActionResult
+        from moto.sagemaker.exceptions import ValidationError
+        from moto.sagemaker.responses import SageMakerResponse
+
+        emulator = self
+        original = SageMakerResponse.__dict__.get("stop_training_job")
+
+        def stop_training_job(response: Any) -> Any:
+            name = response._get_param("TrainingJobName")
+            job = response.sagemaker_backend.training_jobs.get(name)
+            if job is None:
+                raise ValidationError(message=f"Could not find training job '{name}'.")
+            if job.training_job_status not in ("InProgress", "Stopping"):
+                raise ValidationError(
+                    message=f"The request was rejected because the training job is in status {job.training_job_status}."
+                )
+            job.training_job_status, job.secondary_status = "Stopping", "Stopping"
+            if emulator.on_stop_training_job is not None:
+                emulator.on_stop_training_job(name)
+            return ActionResult({})
+
+        SageMakerResponse.stop_training_job = stop_training_job  # type: ignore[attr-defined]
+
+        def restore() -> None:
+            if original is None:
+                delattr(SageMakerResponse, "stop_training_job")
+            else:
+                SageMakerResponse.stop_training_job = original  # type: ignore[attr-defined]
+
+        self._restore.append(restore)
+
+    def _training_job(self, name: str) -> Any:
         from moto.sagemaker.models import sagemaker_backends
 
-        job = sagemaker_backends[ACCOUNT_ID][self.region].training_jobs[name]
-        now = datetime.now(timezone.utc)
+        return sagemaker_backends[ACCOUNT_ID][self.region].training_jobs[name]
+
+    def start_training_job(self, name: str) -> None:
+        """The job is running: InProgress / Training (moto creates jobs "Completed")."""
+        from moto.core.utils import utcnow
+
+        job = self._training_job(name)
+        now = utcnow()  # moto's own clock (naive UTC), so its responses stay consistent
+        job.training_job_status, job.secondary_status = "InProgress", "Training"
+        job.training_start_time = job.last_modified_time = now
+        job.training_end_time = None
+        # moto replaces MetricDefinitions with its own sample: put back what was asked for.
+        requested = self.training_requests.get(name, {}).get("AlgorithmSpecification", {})
+        if "MetricDefinitions" in requested:
+            job.algorithm_specification["MetricDefinitions"] = requested["MetricDefinitions"]
+        job.final_metric_data_list = []
+
+    def finish_training_job(self, name: str, status: str, *, failure_reason: str = "", secondary_status: str = "",
+                            final_metrics: Mapping[str, float] | None = None, model_artifacts: str = "") -> None:
+        """Write the local job's real outcome into moto's record before anyone describes it."""
+        from moto.core.utils import utcnow
+
+        job = self._training_job(name)
+        now = utcnow()
         job.training_job_status = status
         job.secondary_status = secondary_status or status
         job.failure_reason = failure_reason or None
-        job.training_start_time = started or job.training_start_time
-        job.training_end_time = ended or now
-        job.last_modified_time = now
+        job.training_end_time = job.last_modified_time = now
+        started = job.training_start_time or now
+        job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int((now - started).total_seconds()))
+        job.final_metric_data_list = [
+            {"MetricName": metric, "Value": float(value), "Timestamp": now} for metric, value in (final_metrics or {}).items()
+        ]
+        if model_artifacts:
+            job.model_artifacts = {"S3ModelArtifacts": model_artifacts}
 
     # --- S3 -------------------------------------------------------------------------------------------------
     def upload_folder(self, folder: Path, bucket: str, prefix: str) -> int:

@@ -71,6 +71,11 @@ class ProcessRunner:
         self.emulator_env = dict(emulator_env)
         self.python = python
         self.clock = clock
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """StopTrainingJob: SIGTERM every host (the entry saves its checkpoint), SIGKILL after the grace period."""
+        self._stop.set()
 
     def host_env(self, job: LocalJob, host: str, base: Path, master_port: int) -> dict[str, str]:
         hosts = job.hosts
@@ -134,7 +139,7 @@ class ProcessRunner:
         procs: dict[str, subprocess.Popen[bytes]] = {}
         pumps: list[threading.Thread] = []
         bases = {host: workdir / "hosts" / host for host in job.hosts}
-        stopped_for_runtime = False
+        stopped = ""
         try:
             for host, base in bases.items():
                 self.write_layout(job, host, base)
@@ -147,7 +152,7 @@ class ProcessRunner:
                 pump = threading.Thread(target=self._pump, args=(proc, host, log), daemon=True, name=f"log-{host}")
                 pump.start()
                 pumps.append(pump)
-            stopped_for_runtime = self._supervise(procs, job.max_runtime_seconds)
+            stopped = self._supervise(procs, job.max_runtime_seconds)
         finally:
             for proc in procs.values():  # after an error or Ctrl-C: nothing may outlive the command
                 _kill_group(proc)
@@ -157,9 +162,11 @@ class ProcessRunner:
         codes = {host: proc.returncode for host, proc in procs.items()}
         result = JobResult(self.name, "Completed", started=started, ended=_now(), exit_codes=codes,
                            log_file=log.path, model_dir=bases[job.hosts[0]] / "model")
-        if stopped_for_runtime:
+        if stopped == "runtime":
             result.status, result.secondary_status = "Stopped", "MaxRuntimeExceeded"
             result.failure_reason = f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds={job.max_runtime_seconds}"
+        elif stopped == "request":
+            result.status, result.secondary_status = "Stopped", "Stopped"
         elif any(code != 0 for code in codes.values()):
             result.status = "Failed"
             failing = [h for h in job.hosts if codes[h] != 0]
@@ -173,16 +180,19 @@ class ProcessRunner:
         for raw in iter(proc.stdout.readline, b""):
             log.line(host, raw.decode("utf-8", errors="replace"))
 
-    def _supervise(self, procs: dict[str, subprocess.Popen[bytes]], max_runtime: int | None) -> bool:
-        """Wait for every host; one failing host stops the others (as SageMaker does). True when the job was
-        stopped for running past its MaxRuntimeInSeconds."""
+    def _supervise(self, procs: dict[str, subprocess.Popen[bytes]], max_runtime: int | None) -> str:
+        """Wait for every host; one failing host stops the others (as SageMaker does). Returns why the job was
+        stopped: "runtime" (past MaxRuntimeInSeconds), "request" (StopTrainingJob) or ""."""
         deadline = self.clock() + max_runtime if max_runtime else None
         failed_at: float | None = None
         while any(p.poll() is None for p in procs.values()):
             now = self.clock()
             if deadline is not None and now > deadline:
                 _stop_all(procs, STOP_GRACE_SECONDS)
-                return True
+                return "runtime"
+            if self._stop.is_set():
+                _stop_all(procs, STOP_GRACE_SECONDS)
+                return "request"
             if failed_at is None and any(p.returncode not in (None, 0) for p in procs.values()):
                 failed_at = now
                 for proc in procs.values():
@@ -191,7 +201,7 @@ class ProcessRunner:
             if failed_at is not None and now - failed_at > PEER_FAILURE_GRACE_SECONDS:
                 break
             time.sleep(0.2)
-        return False
+        return "request" if self._stop.is_set() else ""
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -266,6 +276,18 @@ class ContainerRunner:
         self.image = image
         self.emulator_env = dict(emulator_env)  # endpoint as containers reach it
         self.sdk_config_dir = sdk_config_dir
+        self._stop = threading.Event()
+        self._compose_file: Path | None = None
+
+    def stop(self) -> None:
+        """StopTrainingJob: ``compose stop`` sends SIGTERM, then SIGKILL after SageMaker's 120 s."""
+        from local_mode import docker_env
+
+        self._stop.set()
+        compose = docker_env.compose_command()
+        if compose and self._compose_file is not None and self._compose_file.is_file():
+            subprocess.run([*compose, "-f", str(self._compose_file), "stop", "-t", str(STOP_GRACE_SECONDS)],
+                           capture_output=True, timeout=STOP_GRACE_SECONDS + 60)
 
     def job_env(self, job: LocalJob) -> dict[str, str]:
         env = {**job.environment, **self.emulator_env, "TRAINING_JOB_ARN": job.arn}
@@ -283,11 +305,22 @@ class ContainerRunner:
         # The compose project is named after this folder: one per job, so cleanup touches only this job.
         root = workdir / re.sub(r"[^a-z0-9-]", "-", f"sm-{job.name}".lower())
         root.mkdir(parents=True, exist_ok=True)
+        self._compose_file = root / "docker-compose.yaml"
         log = _JobLog(workdir / "job.log", on_line)
         started = _now()
         status, reason, code = "Completed", "", 0
         sdk_stream = local_container._stream_output
         local_container._stream_output = _stream_compose(log)
+        over_time = threading.Event()
+        timer = None
+        if job.max_runtime_seconds:
+            def runtime_exceeded() -> None:
+                over_time.set()
+                self.stop()
+
+            timer = threading.Timer(job.max_runtime_seconds, runtime_exceeded)
+            timer.daemon = True
+            timer.start()
         try:
             self._trainer(job, root).train(wait=True, logs=True)
         except RuntimeError as exc:  # the SDK's "Failed to run: ... exited with code: N"
@@ -300,13 +333,21 @@ class ContainerRunner:
             files.append(root / "artifacts" / "output" / "failure")
             reason = failure_reason(files, {"compose": code})
         finally:
+            if timer is not None:
+                timer.cancel()
             local_container._stream_output = sdk_stream
             removed = docker_env.cleanup(root / "docker-compose.yaml")
             if removed:
                 log.line("local", f"removed {', '.join(removed)}")
             log.close()
         model_dir = root / "artifacts" / "model"
-        return JobResult(self.name, status, reason, started=started, ended=_now(), exit_codes={"compose": code},
+        secondary = ""
+        if over_time.is_set():
+            status, secondary = "Stopped", "MaxRuntimeExceeded"
+            reason = f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds={job.max_runtime_seconds}"
+        elif self._stop.is_set():
+            status, secondary = "Stopped", "Stopped"
+        return JobResult(self.name, status, reason, secondary_status=secondary, started=started, ended=_now(), exit_codes={"compose": code},
                          log_file=log.path, model_dir=model_dir if model_dir.is_dir() else None)
 
     def _trainer(self, job: LocalJob, root: Path) -> Any:

@@ -1,0 +1,111 @@
+"""``gr00t-sm local``: the whole pipeline on this machine (no AWS account, no GPU).
+
+    gr00t-sm local ASSET_DIR [--input-parameters JSON|@FILE] [--runner auto|container|process] [--keep DIR]
+
+AWS is emulated by moto on loopback; the project's state machine runs in moto's Step Functions engine with the
+real Lambda handlers; the training job runs through SageMaker SDK local mode in the image built from
+container/Dockerfile when a Docker engine is usable (``auto``), else as local processes with the same SageMaker
+contract. On success the output folder (gr00tOutput_*) is copied into ASSET_DIR, as VAMS registers it into the
+asset. Exit code 0 exactly when the state machine ended SUCCEEDED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gr00t_core.errors import ConfigError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "local",
+        help="run the whole pipeline on this machine (emulated AWS, local training job)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("asset_dir", metavar="ASSET_DIR", help="asset folder: gr00t_config.json + the dataset folder")
+    p.add_argument("--input-parameters", metavar="JSON|@FILE", default="",
+                   help="the pipeline's inputParameters (a JSON object, or @file.json)")
+    p.add_argument("--runner", choices=("auto", "container", "process"), default="auto",
+                   help="container: SageMaker SDK local mode (Docker); process: local processes; auto: container "
+                        "when Docker is usable (default)")
+    p.add_argument("--keep", metavar="DIR", help="leave the emulated S3 contents under DIR (one folder per bucket)")
+    p.add_argument("--no-register", action="store_true",
+                   help="do not copy the output folder into ASSET_DIR (it stays in the emulated S3 / --keep)")
+    p.add_argument("--verbose", "-v", action="store_true", help="also print every line of the training job's log")
+    p.set_defaults(func=run)
+
+
+def json_object_argument(value: str, option: str) -> dict[str, Any]:
+    """A JSON object given inline or as ``@FILE``; '' is an empty object."""
+    if not value:
+        return {}
+    source = option
+    text = value
+    if value.startswith("@"):
+        path = Path(value[1:])
+        source = f"{option} file {str(path)!r}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([f"{source} cannot be read ({exc.strerror or exc}); give an existing JSON file"]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"{source} is not valid JSON (line {exc.lineno}: {exc.msg})"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source} must be a JSON object like {{\"maxSteps\": 100}}, got {type(data).__name__}"])
+    return data
+
+
+def _size(path: Path) -> str:
+    size = float(path.stat().st_size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def print_summary(result: Any, out: Any) -> None:
+    print("", file=out)
+    print(f"State machine: {result.status} (runner: {result.runner})", file=out)
+    if not result.succeeded:
+        reason = result.cause or result.error or "no reason given"
+        print(f"Reason: {result.error}: {reason}" if result.error and result.cause else f"Reason: {reason}", file=out)
+    if result.output_uri:
+        print(f"Output folder: {result.output_dir or result.output_uri}", file=out)
+        if result.output_dir is not None:
+            print(f"  (in the emulated S3: {result.output_uri})", file=out)
+    for rel in result.output_files:
+        local = result.output_dir / rel if result.output_dir is not None else None
+        size = f"  {_size(local)}" if local is not None and local.is_file() else ""
+        print(f"  {rel}{size}", file=out)
+    if result.final_loss is not None:
+        print(f"Final loss: {result.final_loss:.4f}", file=out)
+    if result.run_summary:
+        print(f"Run summary: {result.run_summary}", file=out)
+    if result.kept is not None:
+        print(f"Emulated S3 kept in: {result.kept}", file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from local_mode.pipeline import LocalRunOptions, run_local
+
+    options = LocalRunOptions(
+        asset_dir=Path(args.asset_dir),
+        input_parameters=json_object_argument(args.input_parameters, "--input-parameters"),
+        runner=args.runner,
+        keep=Path(args.keep) if args.keep else None,
+        register=not args.no_register,
+        verbose=args.verbose,
+    )
+    out = sys.stdout
+    print(f"gr00t-sm local {options.asset_dir}", file=out, flush=True)
+    result = run_local(options, out)
+    print_summary(result, out)
+    return 0 if result.succeeded else 1
