@@ -167,27 +167,44 @@ class LocalPipeline:
 
     def run(self) -> LocalRunResult:
         runner, why, status = choose_runner(self.options.runner, self.status_fn)
+        image, host = "", None
+        if runner == "container":
+            try:
+                host = self._host_address(status)
+                image = self._image()
+            except RunnerUnavailable as exc:
+                if self.options.runner != "auto":
+                    raise
+                runner, why = "process", str(exc)
         self.view.note(f"runner: {runner} ({why})")
         with ExitStack() as stack:
             self.work = Path(tempfile.mkdtemp(prefix="gr00t-sm-local-"))
             stack.callback(shutil.rmtree, self.work, True)
-            image = self._image() if runner == "container" else ""
-            host = docker_env.host_address_for_containers(status) if runner == "container" else None
             self.emulator = stack.enter_context(AwsEmulator(container_host=host, log_file=self.work / "moto.log"))
             self.view.step("emulator", f"moto on {self.emulator.endpoint}"
                            + (f" (containers: {self.emulator.container_endpoint})" if host else ""))
             stack.enter_context(_environment(self._lambda_environment(image)))
             stack.enter_context(self._lambda_clients())
             result = LocalRunResult("RUNNING", runner, why)
-            self._execute(result, image)
-            if self.options.keep is not None:
-                result.kept = self._keep(self.options.keep, result)
+            try:
+                self._execute(result, image)
+            finally:  # also after a failure: the emulated S3 is what one wants to look at then
+                if self.options.keep is not None:
+                    result.kept = self._keep(self.options.keep, result)
             return result
+
+    @staticmethod
+    def _host_address(status: docker_env.DockerStatus | None) -> docker_env.HostAddress:
+        assert status is not None
+        try:
+            return docker_env.host_address_for_containers(status)
+        except RuntimeError as exc:
+            raise RunnerUnavailable(str(exc)) from None
 
     def _image(self) -> str:
         from local_mode.image import ImageBuildError, ensure_image
 
-        self.view.running("image", "building container/Dockerfile (cached by content hash)")
+        self.view.running("image", "container/Dockerfile on the Debian base (rebuilt only when its sources changed)")
         try:
             tag = ensure_image(log=self.view.note)
         except ImageBuildError as exc:
