@@ -109,3 +109,38 @@ def test_containers_reach_the_emulator_on_the_sdk_network(docker_status, trainin
             assert "['reach-test']" in proc.stdout
     finally:
         subprocess.run(["docker", "network", "rm", network], capture_output=True)
+
+
+@pytest.mark.docker
+def test_a_finished_follower_waits_for_the_leader_in_multi_container_local_mode(training_image, tmp_path):
+    """docker compose stops all containers when the first exits: a follower must not exit before the leader."""
+    generate_dataset(tmp_path / "dataset", episodes=2, frames_per_episode=20)
+    hps = {"engine": "builtin", "maxSteps": "4", "saveSteps": "2", "outputS3AssetFilesPath": "s3://b/files/",
+           "outputFolderName": "gr00tOutput_x_trainingjob_20260101T000000_abc"}
+
+    def start(host: str) -> str:
+        env = {"GR00T_SM_FOLLOWERS_WAIT": "1", "SM_CURRENT_HOST": host, "SM_HOSTS": json.dumps(["algo-1", "algo-2"]),
+               "SM_HPS": json.dumps(hps), "SM_CHANNEL_DATASET": "/data"}
+        args = sum((["-e", f"{k}={v}"] for k, v in env.items()), [])
+        proc = subprocess.run(["docker", "run", "-d", *args, "-v", f"{tmp_path / 'dataset'}:/data", training_image, "--print-command"],
+                              capture_output=True, text=True, check=True)
+        return proc.stdout.strip()
+
+    leader, follower = start("algo-1"), start("algo-2")
+    try:
+        leader_code = subprocess.run(["docker", "wait", leader], capture_output=True, text=True, timeout=120).stdout.strip()
+        assert leader_code == "0"
+        deadline_logs = ""
+        for _ in range(60):  # the follower printed its command and now waits
+            deadline_logs = subprocess.run(["docker", "logs", follower], capture_output=True, text=True).stdout
+            if "waiting for the leader" in deadline_logs:
+                break
+            subprocess.run(["sleep", "1"])
+        assert "follower host finished; waiting for the leader host" in deadline_logs
+        state = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", follower], capture_output=True, text=True).stdout
+        assert state.strip() == "true"
+        subprocess.run(["docker", "stop", "-t", "20", follower], capture_output=True, check=True, timeout=60)  # compose's abort
+        code = subprocess.run(["docker", "inspect", "-f", "{{.State.ExitCode}}", follower], capture_output=True, text=True).stdout
+        assert code.strip() == "0"  # the follower's own result: success
+    finally:
+        subprocess.run(["docker", "rm", "-f", leader, follower], capture_output=True)

@@ -1,0 +1,63 @@
+"""``gr00t-sm local`` with the container runner: SageMaker SDK local mode running the project's image.
+
+One container, and two (instanceCount 2: torchrun across algo-1 and algo-2 on CPU, one set of outputs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from local_mode.docker_env import SDK_NETWORK, network_exists
+from tests.local_mode.assets import SHORT_RUN, make_asset, run_local_cli
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _containers_of(image: str) -> list[str]:
+    proc = subprocess.run(["docker", "ps", "-aq", "--filter", f"ancestor={image}"], capture_output=True, text=True)
+    return proc.stdout.split()
+
+
+def _kept_job_log(kept) -> str:
+    return (kept / "_logs" / "job.log").read_text()
+
+
+def test_one_container_job_succeeds_and_leaves_nothing_behind(training_image, tmp_path):
+    asset = make_asset(tmp_path / "asset", SHORT_RUN)
+    run = run_local_cli(str(asset), "--runner", "container", "--keep", str(tmp_path / "kept"))
+    assert run.code == 0, run.out[-4000:] + run.err[-4000:]
+    assert "State machine: SUCCEEDED (runner: container)" in run.out
+    assert re.search(r"(✓|ok) image\s+gr00t-sm-train:[0-9a-f]{16}", run.out)
+    (folder,) = [p for p in asset.iterdir() if p.name.startswith("gr00tOutput_")]
+    summary = json.loads((folder / "run_summary.json").read_text())
+    assert summary["global_step"] == 6 and summary["instance"]["hosts"] == 1
+    log = _kept_job_log(tmp_path / "kept")
+    assert "algo-1 | " in log and "algo-2 | " not in log
+    assert _containers_of(training_image) == [] and not network_exists(SDK_NETWORK)
+
+
+def test_two_instances_train_as_one_torchrun_job_with_one_set_of_outputs(training_image, tmp_path):
+    asset = make_asset(tmp_path / "asset", {**SHORT_RUN, "instanceCount": 2}, episodes=4)
+    run = run_local_cli(str(asset), "--runner", "container", "--keep", str(tmp_path / "kept"))
+    assert run.code == 0, run.out[-4000:] + run.err[-4000:]
+    assert "on 2 container(s)" in run.out
+
+    log = _kept_job_log(tmp_path / "kept")
+    # both hosts ran the entry and joined the same torchrun job (2 nodes x 1 process on CPU)
+    for host in ("algo-1", "algo-2"):
+        assert f"{host} | " in log
+        assert re.search(rf"^{host} \| \[gr00t-sm\] phase=training seconds=", log, re.M), f"{host} did not train"
+    assert "--nnodes=2" in log or "world_size=2" in log or '"world_size": 2' in log
+
+    (folder,) = [p for p in asset.iterdir() if p.name.startswith("gr00tOutput_")]
+    summary = json.loads((folder / "run_summary.json").read_text())
+    assert summary["instance"]["hosts"] == 2 and summary["global_step"] == 6
+    # one set of outputs: each checkpoint once, written by the leader only
+    kept_files = [p for p in (tmp_path / "kept" / "vams-local-assets").rglob("*") if p.is_file()]
+    assert len([p for p in kept_files if p.name == "run_summary.json"]) == 1
+    assert re.search(r"^algo-2 \| \[gr00t-sm\] follower host finished", log, re.M)
+    assert _containers_of(training_image) == [] and not network_exists(SDK_NETWORK)

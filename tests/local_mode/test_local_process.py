@@ -1,0 +1,71 @@
+"""``gr00t-sm local`` end to end with the process runner: success, and the bad inputs a VAMS user can make."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.local_mode.assets import SHORT_RUN, entry_processes, make_asset, run_local_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_local_run_trains_and_registers_the_outputs_in_the_asset(tmp_path):
+    asset = make_asset(tmp_path / "so101_asset", SHORT_RUN)
+    before = entry_processes()
+    run = run_local_cli(str(asset), "--runner", "process", "--keep", str(tmp_path / "kept"))
+    assert run.code == 0, run.out[-4000:] + run.err[-4000:]
+    assert "State machine: SUCCEEDED (runner: process)" in run.out
+
+    # live progress: every phase, and a line per logged step with its loss
+    for phase in ("emulator", "asset", "preflight", "launch", "dataset", "model", "training", "upload", "job", "callback", "register"):
+        assert re.search(rf"^\s*[\d.]+s (✓|ok) {phase}\b", run.out, re.M), f"phase {phase} missing:\n{run.out}"
+    assert re.search(r"training\s+step 6/6\s+loss \d+\.\d{4}", run.out)
+
+    # outputs: registered into the asset folder, with the summary the end of the output points at
+    (folder,) = [p for p in asset.iterdir() if p.name.startswith("gr00tOutput_")]
+    assert run.line("Output folder:") == f"Output folder: {folder}"
+    summary = json.loads((folder / "run_summary.json").read_text())
+    assert summary["status"] == "completed" and summary["global_step"] == 6 and summary["engine"] == "builtin"
+    assert run.line("Final loss:") == f"Final loss: {summary['final_loss']:.4f}"
+    assert run.line("Run summary:") == f"Run summary: {folder / 'run_summary.json'}"
+    assert (folder / "checkpoint-3").is_dir() and (folder / "checkpoint-6").is_dir()
+    listed = {line.strip().split("  ")[0] for line in run.out.split("Output folder:")[1].splitlines()[2:] if line.startswith("  ")}
+    assert "run_summary.json" in listed and any(name.startswith("checkpoint-6/") for name in listed)
+
+    # --keep: one folder per bucket, keys as paths; the VAMS metadata file is there too
+    kept = tmp_path / "kept" / "vams-local-assets"
+    files = [p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()]
+    assert any(f.endswith("/gr00t_config.json") for f in files)
+    assert any(re.search(r"/output/[^/]+/files/gr00tOutput_[^/]+/run_summary\.json$", f) for f in files)
+    assert any(f.endswith("/metadata/asset.metadata.json") for f in files)
+    assert entry_processes() <= before  # nothing left running
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing_asset_dir", r"does not exist"),
+        ("no_dataset", r"dataset"),
+        ("bad_config", r"maxSteps"),
+    ],
+)
+def test_bad_input_fails_the_state_machine_with_the_vams_reason(tmp_path, case, expected):
+    if case == "missing_asset_dir":
+        asset = tmp_path / "nowhere"
+    elif case == "no_dataset":
+        asset = make_asset(tmp_path / "asset", SHORT_RUN, dataset=False)
+    else:
+        asset = make_asset(tmp_path / "asset", {**SHORT_RUN, "maxSteps": -5}, episodes=2, frames=20)
+    before = entry_processes()
+    run = run_local_cli(str(asset), "--runner", "process")
+    assert run.code == 1, run.out + run.err
+    assert "State machine: FAILED (runner: process)" in run.out
+    reason = run.line("Reason:")
+    assert reason.startswith("Reason: Gr00t."), run.out
+    assert re.search(expected, run.out), run.out
+    assert "Traceback" not in run.out + run.err
+    assert not [p for p in tmp_path.rglob("gr00tOutput_*")]  # nothing registered for a failed run
+    assert entry_processes() <= before
