@@ -61,6 +61,7 @@ _STATUS_METRIC = {"Completed": "JobsSucceeded", "Failed": "JobsFailed", "Stopped
 
 
 def record_completion(result: CompletionResult) -> None:
+    metrics.add_metric(name="JobEventsReceived", unit=MetricUnit.Count, value=1)
     if result.action in (Action.CALLBACK_SENT, Action.TASK_GONE):
         metrics.add_metric(name=_STATUS_METRIC.get(result.job_status, "JobsFailed"), unit=MetricUnit.Count, value=1)
         if result.summary.get("trainingSeconds") is not None:
@@ -70,3 +71,8 @@ def record_completion(result: CompletionResult) -> None:
     elif result.action is Action.STOPPED_ORPHAN:
         metrics.add_metric(name="OrphanJobsStopped", unit=MetricUnit.Count, value=1)
     logger.info("training job state change", extra=result.as_dict())
+
+
+def record_stop(outcome: dict[str, Any]) -> None:
+    metrics.add_metric(name="JobStopsRequested", unit=MetricUnit.Count, value=1 if outcome["stopRequested"] else 0)
+    logger.info("stop requested" if outcome["stopRequested"] else "nothing to stop", extra=outcome)

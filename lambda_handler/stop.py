@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_handler._runtime import clients, logger, metrics, settings, tracer
+from lambda_handler._runtime import clients, logger, metrics, record_stop, settings, tracer
 from launcher.service import handle_stop_event
 
 
@@ -13,5 +13,5 @@ from launcher.service import handle_stop_event
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcome = handle_stop_event(event, settings(), clients())
-    logger.info("stop requested" if outcome["stopRequested"] else "nothing to stop", extra=outcome)
+    record_stop(outcome)
     return outcome

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from gr00t_core.errors import ConfigError
-from gr00t_core.resolution import TIER_LABELS, ResolvedConfig
+from gr00t_core.parameters import PARAMETERS_BY_NAME
+from gr00t_core.resolution import TIER_LABELS, ResolvedConfig, Tier
 from launcher.limits import training_instance_types
 from launcher.request import instance_types_to_try
 from launcher.settings import DeploymentSettings, env_name
 
 
 def _source(config: ResolvedConfig, name: str) -> str:
-    return f"{name} (from {TIER_LABELS[config.provenance[name]]})"
+    """Where the value came from, spelled so the user finds it (asset metadata keys are GROOT_*)."""
+    tier = config.provenance[name]
+    if tier is Tier.METADATA:
+        return f"{name} (from asset metadata key {PARAMETERS_BY_NAME[name].metadata_key})"
+    return f"{name} (from {TIER_LABELS[tier]})"
 
 
 def policy_problems(config: ResolvedConfig, settings: DeploymentSettings) -> list[str]:

@@ -326,3 +326,59 @@ def waiting_task(world: World, *, timeout: int = 600, heartbeat: int | None = No
 def execution_result(sfn: Any, execution_arn: str, *, timeout: float = 10.0) -> dict[str, Any]:
     """describe_execution once the execution has ended."""
     return wait_for(lambda: (d := sfn.describe_execution(executionArn=execution_arn))["status"] != "RUNNING" and d, timeout=timeout)
+
+
+# ---------------------------------------------------------------- the real handlers behind moto's Lambda
+
+
+@contextmanager
+def lambda_runtime(world: World) -> Iterator[None]:
+    """The handlers read their settings from the environment and use the world's clients, as deployed."""
+    from lambda_handler import _runtime
+    from launcher.settings import settings_from_environment
+
+    env = settings_env(world.settings)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    settings_from_environment.cache_clear()
+    _runtime.use_clients(world.clients)
+    try:
+        yield
+    finally:
+        _runtime.use_clients(None)
+        settings_from_environment.cache_clear()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
+def routed_lambdas(world: World, handlers: dict[str, Any]) -> Iterator[dict[str, list[Any]]]:
+    """Make moto's Docker-less Lambda run ``handlers[function_name](event, context)`` in this process.
+
+    Returns a log of the events each function received. A handler that raises answers like Lambda does for an
+    unhandled error (X-Amz-Function-Error: Unhandled, payload errorType/errorMessage), so Retry/Catch apply.
+    """
+    from unittest import mock
+
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    calls: dict[str, list[Any]] = {name: [] for name in handlers}
+    arns = {name: create_function(world.clients, name) for name in handlers}
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+        event = json.loads(body) if body else {}
+        calls[name].append(event)
+        try:
+            result = handlers[name](event, FakeLambdaContext())
+        except Exception as exc:  # noqa: BLE001 - reported the way Lambda reports it
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        return json.dumps(result).encode()
+
+    with lambda_runtime(world), mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
+        world.extra["function_arns"] = arns
+        yield calls
