@@ -301,6 +301,7 @@ class Entry:
             except UploadError as exc:
                 upload_error = exc
         if crashed:
+            self.phase = "training"  # the reason names the phase that failed, not the copy that followed it
             raise TrainingError(
                 f"the trainer exited with code {code}: {failure.crash_summary(list(self.trainer.stderr_tail))}"
             )

@@ -102,7 +102,8 @@ def make_job(
         "SAGEMAKER_BASE_DIR": str(base), "SM_NUM_GPUS": "0", "TRAINING_JOB_NAME": JOB_NAME,
         "GR00T_SM_NPROC_PER_NODE": "2", "GR00T_SM_GR00T_REPO": str(root / "no-gr00t"),
         "GR00T_SM_GR00T_PYTHON": str(root / "no-gr00t" / "python"), "HF_HUB_DISABLE_TELEMETRY": "1",
-        "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "SM_MASTER_PORT": str(free_port()),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        "OMP_NUM_THREADS": "1", "SM_MASTER_PORT": str(free_port()),
         **(extra_env or {}),
     })
     return Job(base, channel, env, run_identity, hps)
