@@ -8,7 +8,8 @@ the entry has started torchrun (its ``[gr00t-sm] trainer started ... at=T`` line
 Baselines measured in the same run:
 
 * ``interpreter_and_imports``: ``python -c "import sagemaker_entry.main"``, the floor of any entry;
-* ``copy_then_prepare``: what a naive entry does: copy the whole channel, then prepare it in place.
+* ``copy_then_prepare``: a fresh interpreter that copies the whole channel and prepares the copy in place
+  (the work a naive entry does before it could start a trainer).
 
 Target: overhead <= 5 s. Run: ``.venv/bin/python -m benchmarks.bench_entry [--frames 47513]``.
 """
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 from sagemaker_entry.model_cache import RECORD, cache_key
-from tests.sagemaker_entry.jobs import REPO_ROOT, free_port, make_job
+from tests.sagemaker_entry.jobs import BUCKET, REPO_ROOT, make_job, start_moto_process
 
 FAKE_TRAINER = "import sys\nprint('stand-in trainer started', flush=True)\nsys.exit(0)\n"
 MODEL = "nvidia/GR00T-N1.5-3B"
@@ -55,24 +56,6 @@ def _prefill_model(cache_root: Path) -> None:
     (entry / RECORD).write_text(json.dumps({"files": {"config.json": 2, "model.safetensors": 1024 * 1024}}))
 
 
-def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    for _ in range(200):
-        try:
-            client.create_bucket(Bucket="vams-assets")
-            return proc, url
-        except Exception:  # noqa: BLE001 - server still starting
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("moto server did not start")
-
-
 def _entry_once(work: Path, dataset: Path, endpoint: str, index: int) -> dict[str, float]:
     root = work / f"job-{index}"
     repo = root / "Isaac-GR00T"
@@ -96,27 +79,37 @@ def _entry_once(work: Path, dataset: Path, endpoint: str, index: int) -> dict[st
     return {"overhead_s": float(match.group(1)) - started, **{f"{k}_s": v for k, v in phases.items()}}
 
 
-def _imports_floor() -> float:
+def _fresh_interpreter(code: str) -> float:
     started = time.time()
-    subprocess.run([sys.executable, "-c", "import sagemaker_entry.main"], cwd=REPO_ROOT, check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
     return time.time() - started
 
 
-def _copy_then_prepare(work: Path, dataset: Path) -> float:
-    from gr00t_data.prepare import prepare_dataset
+def _imports_floor() -> float:
+    return _fresh_interpreter("import sagemaker_entry.main")
 
+
+def _copy_then_prepare(work: Path, dataset: Path) -> float:
+    """A naive entry: a fresh interpreter copies the whole channel and prepares the copy in place."""
     target = work / "naive"
-    started = time.time()
-    shutil.copytree(dataset, target)
-    prepare_dataset(target, "so100_dualcam")
-    elapsed = time.time() - started
+    elapsed = _fresh_interpreter(
+        "import shutil, sagemaker_entry.main\n"
+        "from pathlib import Path\n"
+        "from gr00t_data.prepare import prepare_dataset\n"
+        f"shutil.copytree({str(dataset)!r}, {str(target)!r})\n"
+        f"prepare_dataset(Path({str(target)!r}), 'so100_dualcam')\n"
+    )
     shutil.rmtree(target)
     return elapsed
 
 
 def run(frames: int, repeats: int) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="bench-entry-", dir="/tmp"))
-    moto, endpoint = _start_moto()
+    moto, endpoint = start_moto_process()
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                 aws_secret_access_key="x").create_bucket(Bucket=BUCKET)
     try:
         t = time.time()
         dataset = _make_dataset(work / "channel", frames)
@@ -124,7 +117,7 @@ def run(frames: int, repeats: int) -> dict[str, object]:
         runs = [_entry_once(work, dataset, endpoint, i) for i in range(repeats)]
         overhead = statistics.median(r["overhead_s"] for r in runs)
         floor = statistics.median(_imports_floor() for _ in range(repeats))
-        naive = _copy_then_prepare(work, dataset)
+        naive = statistics.median(_copy_then_prepare(work, dataset) for _ in range(repeats))
         return {
             "frames": frames,
             "dataset_files": sum(1 for p in dataset.rglob("*") if p.is_file()),

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,33 +33,10 @@ from botocore.config import Config
 from gr00t_aws import uploads
 from sagemaker_entry.checkpoints import MANIFEST_NAME, UploadManifest
 from sagemaker_entry.outputs import OutputPublisher
+from tests.sagemaker_entry.jobs import start_moto_process
 
 MIB = 1024 * 1024
 BLOCK = os.urandom(8 * MIB)  # incompressible content, written repeatedly (fast, and not a sparse file)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    client = _client(url)
-    for _ in range(200):
-        try:
-            client.list_buckets()
-            return proc, url
-        except Exception:  # noqa: BLE001 - server still starting
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("moto server did not start")
 
 
 def _client(url: str):  # noqa: ANN202
@@ -130,7 +106,7 @@ def run(checkpoint_mb: int, interval: float | None, repeats: int = 2) -> dict[st
     """Medians over ``repeats`` (this machine is shared: single timings are noisy)."""
     size = checkpoint_mb * MIB
     work = Path(tempfile.mkdtemp(prefix="bench-uploads-", dir="/tmp"))
-    moto, url = _start_moto()
+    moto, url = start_moto_process()
     client = _client(url)
     client.create_bucket(Bucket="bench")
     try:

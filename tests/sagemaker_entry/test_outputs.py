@@ -150,3 +150,27 @@ def test_asset_metadata_is_in_vams_format():
                     "gr00tFinalLoss": "0.25", "gr00tInstanceType": "ml.g6e.4xlarge", "gr00tEvalMse": "0.1",
                     "gr00tEvalBaselineMse": "0.3"}
     assert all(r["metadataValueType"] == "string" for r in doc["metadata"])
+
+
+def test_transient_put_failures_during_a_checkpoint_upload_are_retried(tmp_path):
+    from botocore.config import Config
+    from botocore.exceptions import EndpointConnectionError
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+        s3.create_bucket(Bucket="assets")
+        failures = {"left": 2}
+
+        def flaky(**_):
+            if failures["left"]:
+                failures["left"] -= 1
+                raise EndpointConnectionError(endpoint_url="http://s3.test")
+
+        s3.meta.events.register("before-send.s3.PutObject", flaky)
+        ck = tmp_path / "checkpoints"
+        _checkpoint(ck, 1)
+        pub = OutputPublisher(s3, PREFIX, ck, UploadManifest(ck / MANIFEST_NAME, PREFIX), engine="builtin",
+                              sleep=lambda s: None)
+        pub.finish()
+        assert failures["left"] == 0 and pub.stats.checkpoints == ["checkpoint-1"] and not pub.stats.errors
+        assert len(_keys(s3)) == 3
