@@ -60,6 +60,15 @@ def dataset(tmp_path_factory):
     writable(root)
 
 
+@pytest.fixture
+def bare_dataset(tmp_path):
+    """Enough of a dataset for the entry to find it; for failures that happen before preparation."""
+    root = tmp_path / "bare"
+    (root / "meta").mkdir(parents=True)
+    (root / "meta" / "info.json").write_text(json.dumps({"codebase_version": "v2.1"}))
+    return root
+
+
 def _objects(s3, prefix: str) -> dict[str, dict]:
     found = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
@@ -223,21 +232,21 @@ def test_missing_dataset_channel(tmp_path, moto_endpoint):
     _assert_user_failure(job.run(), job, r"^setup \(reading the job's configuration\): .*no 'dataset' input channel")
 
 
-def test_unreadable_hyperparameters(tmp_path, dataset, moto_endpoint):
-    job = make_job(tmp_path, dataset[0], endpoint=moto_endpoint)
+def test_unreadable_hyperparameters(tmp_path, bare_dataset, moto_endpoint):
+    job = make_job(tmp_path, bare_dataset, endpoint=moto_endpoint)
     (job.base / "input" / "config" / "hyperparameters.json").write_text("{'maxSteps': 4")
     _assert_user_failure(job.run(), job, r"^setup .*hyperparameters.json is not valid JSON")
 
 
-def test_bad_hyperparameter_value(tmp_path, dataset, moto_endpoint):
-    job = make_job(tmp_path, dataset[0], endpoint=moto_endpoint)
+def test_bad_hyperparameter_value(tmp_path, bare_dataset, moto_endpoint):
+    job = make_job(tmp_path, bare_dataset, endpoint=moto_endpoint)
     path = job.base / "input" / "config" / "hyperparameters.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "maxSteps": "many"}))
     _assert_user_failure(job.run(), job, r"maxSteps = 'many' from training job hyperparameters: expected an integer")
 
 
-def test_gr00t_engine_not_installed(tmp_path, dataset, moto_endpoint):
-    job = make_job(tmp_path, dataset[0], endpoint=moto_endpoint, parameters={"engine": "isaac-gr00t"})
+def test_gr00t_engine_not_installed(tmp_path, bare_dataset, moto_endpoint):
+    job = make_job(tmp_path, bare_dataset, endpoint=moto_endpoint, parameters={"engine": "isaac-gr00t"})
     _assert_user_failure(job.run(), job, r"^setup .*Isaac-GR00T is not installed in this image.*INSTALL_GR00T=true")
 
 
