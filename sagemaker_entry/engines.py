@@ -26,7 +26,8 @@ BUILTIN_MODULE = "sagemaker_entry.builtin.train"
 # A builtin checkpoint holds this file (sagemaker_entry.builtin.checkpoint.POLICY_FILE, not imported here: that
 # module pulls numpy and pyarrow). Only such folders can be the builtin engine's base model.
 BUILTIN_POLICY_FILE = "builtin_policy.json"
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|PRIVATE|_KEY$|^AWS_SESSION", re.IGNORECASE)
+# Variable names that hold secrets: a whole word of the name (TOKENIZERS_PARALLELISM is not one).
+SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|API_KEY|ACCESS_KEY|PRIVATE_KEY)(_|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

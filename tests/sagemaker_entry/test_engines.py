@@ -104,8 +104,10 @@ def test_builtin_process_count(gpus, override, expected):
 
 
 def test_secrets_are_redacted_in_printed_env():
-    cmd = engines.Command(["x"], {"HF_TOKEN": "hf_abc", "MY_SECRET": "s", "AWS_SECRET_ACCESS_KEY": "k", "IS_TORCHRUN": "1"})
-    assert cmd.printable()["env"] == {"HF_TOKEN": "***", "MY_SECRET": "***", "AWS_SECRET_ACCESS_KEY": "***", "IS_TORCHRUN": "1"}
+    cmd = engines.Command(["x"], {"HF_TOKEN": "hf_abc", "MY_SECRET": "s", "AWS_SECRET_ACCESS_KEY": "k", "IS_TORCHRUN": "1",
+                                  "TOKENIZERS_PARALLELISM": "false", "WANDB_API_KEY": "w"})
+    assert cmd.printable()["env"] == {"HF_TOKEN": "***", "MY_SECRET": "***", "AWS_SECRET_ACCESS_KEY": "***", "IS_TORCHRUN": "1",
+                                      "TOKENIZERS_PARALLELISM": "false", "WANDB_API_KEY": "***"}
 
 
 def test_world_size():
