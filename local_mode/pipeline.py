@@ -176,7 +176,7 @@ class LocalPipeline:
                 if self.options.runner != "auto":
                     raise
                 runner, why = "process", str(exc)
-        self.view.note(f"runner: {runner} ({why})")
+        self.view.step("runner", f"{runner} ({why})")
         with ExitStack() as stack:
             self.work = Path(tempfile.mkdtemp(prefix="gr00t-sm-local-"))
             stack.callback(shutil.rmtree, self.work, True)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.local_mode.assets import SHORT_RUN, entry_processes, make_asset, run_local_cli
+from tests.local_mode.assets import SHORT_RUN, entry_processes, make_asset, require_pipeline, run_local_cli
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ def test_local_run_trains_and_registers_the_outputs_in_the_asset(tmp_path):
     assert "State machine: SUCCEEDED (runner: process)" in run.out
 
     # live progress: every phase, and a line per logged step with its loss
-    for phase in ("emulator", "asset", "preflight", "launch", "dataset", "model", "training", "upload", "job", "callback", "register"):
+    for phase in ("runner", "emulator", "asset", "preflight", "launch", "dataset", "model", "training", "upload", "job", "callback", "register"):
         assert re.search(rf"^\s*[\d.]+s (✓|ok) {phase}\b", run.out, re.M), f"phase {phase} missing:\n{run.out}"
     assert re.search(r"training\s+step 6/6\s+loss \d+\.\d{4}", run.out)
 
@@ -54,6 +54,7 @@ def test_local_run_trains_and_registers_the_outputs_in_the_asset(tmp_path):
 )
 def test_bad_input_fails_the_state_machine_with_the_vams_reason(tmp_path, case, expected):
     if case == "missing_asset_dir":
+        require_pipeline()
         asset = tmp_path / "nowhere"
     elif case == "no_dataset":
         asset = make_asset(tmp_path / "asset", SHORT_RUN, dataset=False)
