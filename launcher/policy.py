@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gr00t_core.errors import ConfigError
 from gr00t_core.parameters import PARAMETERS_BY_NAME
 from gr00t_core.resolution import TIER_LABELS, ResolvedConfig, Tier
@@ -18,10 +20,10 @@ def _source(config: ResolvedConfig, name: str) -> str:
     return f"{name} (from {TIER_LABELS[tier]})"
 
 
-def policy_problems(config: ResolvedConfig, settings: DeploymentSettings) -> list[str]:
+def policy_problems(config: ResolvedConfig, settings: DeploymentSettings, operation_model: Any = None) -> list[str]:
     problems: list[str] = []
     v = config.values
-    known = set(training_instance_types())
+    known = set(training_instance_types(operation_model))
     for itype in instance_types_to_try(config):
         name = "instanceType" if itype == v["instanceType"] else "instanceTypeFallbacks"
         if itype not in known:
@@ -55,7 +57,7 @@ def policy_problems(config: ResolvedConfig, settings: DeploymentSettings) -> lis
     return problems
 
 
-def enforce_policy(config: ResolvedConfig, settings: DeploymentSettings) -> None:
-    problems = policy_problems(config, settings)
+def enforce_policy(config: ResolvedConfig, settings: DeploymentSettings, operation_model: Any = None) -> None:
+    problems = policy_problems(config, settings, operation_model)
     if problems:
         raise ConfigError(problems, header="The training configuration asks for more than this deployment allows")

@@ -22,7 +22,7 @@ from gr00t_core.resolution import CONFIG_FILE_NAME, ResolvedConfig, parse_config
 from gr00t_data.meta import check_meta
 from launcher.clients import AwsClients
 from launcher.completion import on_job_state_change
-from launcher.limits import validate_training_job_request
+from launcher.limits import create_training_job_model, validate_training_job_request
 from launcher.policy import enforce_policy
 from launcher.request import RunSpec, build_training_job_request, instance_types_to_try, job_name_for, run_spec
 from launcher.settings import DeploymentSettings, env_name
@@ -93,13 +93,17 @@ def plan_run(
     *,
     now: datetime,
     read_files: bool = True,
+    operation_model: Any = None,
 ) -> RunPlan:
-    """Resolve and preflight one run. ``read_files=False`` skips S3 (``--dry-run`` without credentials)."""
+    """Resolve and preflight one run. ``read_files=False`` skips S3 (``--dry-run`` without credentials).
+
+    ``operation_model``: CreateTrainingJob's model from the SageMaker client, when there is one (saves a reload).
+    """
     location = asset_location(event.body)
     origin = run_origin(event, location)
     file_values = read_config_file(s3, location) if read_files else None
     config = resolve_for_event(event, file_values)
-    enforce_policy(config, settings)
+    enforce_policy(config, settings, operation_model)
     dataset, warnings = check_dataset(s3, location, config) if read_files else ({}, [])
     run = run_spec(config, settings, origin, location, started=now)
     return RunPlan(event, location, origin, config, run, dataset, [*config.warnings, *warnings])
@@ -110,7 +114,7 @@ def launch_plan(plan: RunPlan, settings: DeploymentSettings, sm: Any) -> LaunchR
     missing = settings.missing_for_launch()
     if missing:
         raise SettingsError(f"cannot start a training job: set {', '.join(missing)} (the launch Lambda's environment or --settings)")
-    operation = sm.meta.service_model.operation_model("CreateTrainingJob")
+    operation = create_training_job_model(sm)
     return create_or_adopt(
         sm,
         lambda itype: plan.request(settings, itype),
@@ -156,7 +160,8 @@ def handle_launch_event(
                 "(the training job reports back through the callback)"
             )
         store = _token_store(settings, clients, clock)
-        plan = plan_run(event, settings, clients.s3, now=datetime.fromtimestamp(clock(), timezone.utc))
+        now = datetime.fromtimestamp(clock(), timezone.utc)
+        plan = plan_run(event, settings, clients.s3, now=now, operation_model=create_training_job_model(clients.sagemaker))
         result = launch_plan(plan, settings, clients.sagemaker)
     except UserError as exc:
         return _reject(token, exc, clients)

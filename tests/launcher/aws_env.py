@@ -256,19 +256,19 @@ class FakeLambdaContext:
 
 # ---------------------------------------------------------------- Step Functions helpers
 
-_WAITING_ASL = {
-    "StartAt": "Wait",
-    "States": {
-        "Wait": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-            "Parameters": {"FunctionName": "waiter", "Payload": {"TaskToken.$": "$$.Task.Token"}},
-            "TimeoutSecondsPath": "$.timeout",
-            "HeartbeatSecondsPath": "$.heartbeat",
-            "End": True,
-        }
-    },
-}
+def _waiting_asl(heartbeat: bool) -> dict[str, Any]:
+    task: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "waiter", "Payload": {"TaskToken.$": "$$.Task.Token"}},
+        "TimeoutSecondsPath": "$.timeout",
+        "End": True,
+    }
+    if heartbeat:
+        # Only when asked for: moto notices a callback that came before its heartbeat endpoint existed only at
+        # the next heartbeat deadline, which would stall tests that answer at once.
+        task["HeartbeatSecondsPath"] = "$.heartbeat"
+    return {"StartAt": "Wait", "States": {"Wait": task}}
 
 
 def create_function(clients: AwsClients, name: str) -> str:
@@ -286,7 +286,7 @@ def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
 
 
-def wait_for(predicate: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+def wait_for(predicate: Any, *, timeout: float = 30.0, interval: float = 0.05) -> Any:
     import time
 
     deadline = time.monotonic() + timeout
@@ -313,17 +313,33 @@ def scheduled_tokens(sfn: Any, execution_arn: str) -> list[str]:
 def waiting_task(world: World, *, timeout: int = 600, heartbeat: int | None = None) -> tuple[str, str]:
     """Start an execution that waits on a callback; returns (task token, execution ARN)."""
     sfn = world.clients.stepfunctions
-    if "waiter_sm" not in world.extra:
-        create_function(world.clients, "waiter")
+    kind = "waiter-hb" if heartbeat else "waiter"
+    if kind not in world.extra:
+        if "waiter-fn" not in world.extra:
+            world.extra["waiter-fn"] = create_function(world.clients, "waiter")
         role = f"arn:aws:iam::{ACCOUNT}:role/sfn"
-        world.extra["waiter_sm"] = sfn.create_state_machine(name="waiter", definition=json.dumps(_WAITING_ASL), roleArn=role)["stateMachineArn"]
+        definition = json.dumps(_waiting_asl(bool(heartbeat)))
+        world.extra[kind] = sfn.create_state_machine(name=kind, definition=definition, roleArn=role)["stateMachineArn"]
     world.extra["n"] = world.extra.get("n", 0) + 1
-    arn = sfn.start_execution(stateMachineArn=world.extra["waiter_sm"], name=f"wait-{world.extra['n']}", input=json.dumps({"timeout": timeout, "heartbeat": heartbeat or timeout - 1}))["executionArn"]
+    execution_input = json.dumps({"timeout": timeout, "heartbeat": heartbeat})
+    arn = sfn.start_execution(stateMachineArn=world.extra[kind], name=f"wait-{world.extra['n']}", input=execution_input)["executionArn"]
     token = wait_for(lambda: scheduled_tokens(sfn, arn))[0]
+    # The Lambda that would receive this token has been called: from here on the token is "out there".
+    wait_for(lambda: "TaskSubmitted" in [e["type"] for e in history(sfn, arn)])
+    if heartbeat:
+        heartbeat_ready(sfn, arn, token)
     return token, arn
 
 
-def execution_result(sfn: Any, execution_arn: str, *, timeout: float = 10.0) -> dict[str, Any]:
+def heartbeat_ready(sfn: Any, execution_arn: str, token: str) -> None:
+    """moto registers a task's heartbeat endpoint just after its Lambda returns; wait until it answers."""
+    from gr00t_aws.callbacks import CallbackOutcome, send_heartbeat
+
+    wait_for(lambda: "TaskSubmitted" in [e["type"] for e in history(sfn, execution_arn)])
+    wait_for(lambda: send_heartbeat(sfn, token) is CallbackOutcome.SENT, timeout=10)
+
+
+def execution_result(sfn: Any, execution_arn: str, *, timeout: float = 30.0) -> dict[str, Any]:
     """describe_execution once the execution has ended."""
     return wait_for(lambda: (d := sfn.describe_execution(executionArn=execution_arn))["status"] != "RUNNING" and d, timeout=timeout)
 

@@ -177,6 +177,7 @@ def test_heartbeats_from_state_changes_keep_the_task_alive(machine):
     sfn = machine.clients.stepfunctions
     arn = _start(machine, heartbeatSeconds=30)
     name = _launched_job(machine)
+    aws_env.heartbeat_ready(sfn, arn, machine.extra["store"].get(name).task_token)
     in_progress = load_event("sagemaker_job_in_progress.json")
     in_progress["detail"]["TrainingJobName"] = name
     assert job_events.handler(in_progress, aws_env.FakeLambdaContext())["action"] == "heartbeat"
