@@ -104,7 +104,6 @@ class Entry:
         self.trainer_log = TrainerLog()
         self.model: ModelResult | None = None
         self.publisher: Any = None
-        self.dataset_report: Any = None
         self.warnings: list[str] = []
 
     # --- signals --------------------------------------------------------------------------------------------
@@ -209,7 +208,7 @@ class Entry:
         if plan.resume.latest is not None:
             log.info("resuming from %s (output folder %s)", plan.resume.latest, plan.identity.output_folder)
 
-        self.dataset_report = self._timed("dataset", lambda: self._prepare_dataset(plan))
+        self._timed("dataset", lambda: self._prepare_dataset(plan))
         self.model = self._timed("model", lambda: self._fetch_model(plan))
         command = self.command(plan, self.model.path)
         if plan.config["engine"] == Engine.BUILTIN.value:
@@ -242,13 +241,12 @@ class Entry:
                 "Isaac-GR00T needs CUDA GPUs: lower numGpus, choose a GPU instance type or set engine to builtin"
             )
 
-    def _prepare_dataset(self, plan: Plan) -> Any:
+    def _prepare_dataset(self, plan: Plan) -> None:
         from sagemaker_entry.dataset import prepare
 
-        copy, report = prepare(plan.dataset_source, plan.dataset_dir, str(plan.config["dataConfig"]))
+        copy, _report = prepare(plan.dataset_source, plan.dataset_dir, str(plan.config["dataConfig"]))
         how = "hard links" if copy.hardlinks else "symbolic links"
         log.info("dataset working copy %s: %d files linked (%s), %d copied", copy.path, copy.linked_files, how, copy.copied_files)
-        return report
 
     def _fetch_model(self, plan: Plan) -> ModelResult:
         cache = self.model_cache(plan.config, plan.identity)
@@ -321,13 +319,11 @@ class Entry:
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(exc)
 
+        self.phase = "upload"
+        started = time.monotonic()
         if deadline is None:
-            self.phase = "upload"
-            started = time.monotonic()
             work()
         else:  # after SIGTERM: copy what fits before SageMaker's SIGKILL; a restarted job copies the rest
-            self.phase = "upload"
-            started = time.monotonic()
             thread = threading.Thread(target=work, name="final-upload", daemon=True)
             thread.start()
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -10,10 +10,12 @@ import time
 from sagemaker_entry import failure
 from sagemaker_entry.engines import Command, NodeLayout, torchrun_argv
 from sagemaker_entry.runner import TrainerProcess, child_pids
+from tests.sagemaker_entry.jobs import free_port
 
 WORKER = textwrap.dedent("""
     import os, signal, sys, time
     out = sys.argv[1]
+    step = 0
     def stop(*_):
         open(out, "w").write("saved at step %d" % step)
         print("worker stopping cleanly", flush=True)
@@ -23,7 +25,6 @@ WORKER = textwrap.dedent("""
     sys.stdout.write("progress 10%\\rprogress 20%\\r")
     sys.stdout.flush()
     print("ready", flush=True)
-    step = 0
     while True:
         step += 1
         time.sleep(0.05)
@@ -49,7 +50,7 @@ def test_sigterm_reaches_torchrun_workers_which_save_and_exit_zero(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     marker = tmp_path / "saved.txt"
-    layout = NodeLayout(1, 1, 0, "127.0.0.1", 29613)
+    layout = NodeLayout(1, 1, 0, "127.0.0.1", free_port())
     lines = []
     ready = threading.Event()
 
