@@ -143,6 +143,7 @@ def test_builtin_two_ranks_end_to_end(tmp_path, s3, dataset, moto_endpoint):
             "train:samples_per_second", "phase:dataset_seconds", "phase:model_seconds", "phase:training_seconds",
             "phase:upload_seconds"} <= set(found)
     assert "random initialization" in log and "copied checkpoint-2" in log
+    assert log.count("dataset working copy") == 1  # prepared once per node, before torchrun (2 ranks)
 
 
 # --- SIGTERM mid-run, then the restarted job resumes ---------------------------------------------------------------
