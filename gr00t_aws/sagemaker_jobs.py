@@ -43,6 +43,12 @@ def is_capacity_error(exc: ClientError) -> bool:
     return code in CAPACITY_ERROR_CODES or any(w in message.lower() for w in _CAPACITY_WORDS)
 
 
+def is_capacity_failure(job: Mapping[str, Any]) -> bool:
+    """A job that failed before training because SageMaker had no instances for it (another type may have)."""
+    reason = str(job.get("FailureReason") or "").lower()
+    return job.get("TrainingJobStatus") == "Failed" and any(w in reason for w in _CAPACITY_WORDS)
+
+
 def describe_job(sm: Any, job_name: str) -> dict[str, Any] | None:
     """The job's description, or None when no job has that name."""
     try:
@@ -71,7 +77,8 @@ class LaunchResult:
         return (self.description or {}).get("TrainingJobStatus", "InProgress")
 
 
-def _adopted(description: dict[str, Any]) -> LaunchResult:
+def adopted_result(description: dict[str, Any]) -> LaunchResult:
+    """A LaunchResult for a job that already exists."""
     return LaunchResult(
         job_name=description["TrainingJobName"],
         job_arn=description.get("TrainingJobArn", ""),
@@ -101,7 +108,7 @@ def create_or_adopt(
     job_name = requests[0]["TrainingJobName"]
     existing = describe_job(sm, job_name)
     if existing is not None:
-        return _adopted(existing)
+        return adopted_result(existing)
     refused: list[tuple[str, str]] = []
     for itype, request in zip(instance_types, requests):
         try:
@@ -111,7 +118,7 @@ def create_or_adopt(
             if code == "ResourceInUse":
                 existing = describe_job(sm, job_name)
                 if existing is not None:
-                    return _adopted(existing)
+                    return adopted_result(existing)
                 raise
             if is_capacity_error(exc):
                 refused.append((itype, f"{code}: {message}"))
@@ -123,6 +130,18 @@ def create_or_adopt(
         f"No capacity or quota for any configured instance type: {details}. Request a quota increase in Service "
         f"Quotas ('<type> for training job usage'), try again later, or add types to instanceTypeFallbacks"
     )
+
+
+def job_tags(sm: Any, job_arn: str) -> list[dict[str, str]]:
+    """The job's own tags (AWS-managed ``aws:*`` tags cannot be set again, so they are left out)."""
+    tags: list[dict[str, str]] = []
+    kwargs: dict[str, Any] = {"ResourceArn": job_arn}
+    while True:
+        response = sm.list_tags(**kwargs)
+        tags += [t for t in response.get("Tags", []) if not t["Key"].startswith("aws:")]
+        if not response.get("NextToken"):
+            return tags
+        kwargs["NextToken"] = response["NextToken"]
 
 
 def stop_job(sm: Any, job_name: str) -> bool:

@@ -60,6 +60,11 @@ class TaskTokenStore:
                 item[name] = {"S": str(value)}
         self._db.put_item(TableName=self._table, Item=item)
 
+    def move(self, record: TokenRecord, job_name: str, *, attributes: Mapping[str, str] | None = None) -> None:
+        """Hand ``record``'s token to the job that replaces it (claim the old record first), same expiry."""
+        ttl = max(record.expires_at - int(self._clock()), 3600)
+        self.save(job_name, record.task_token, ttl_seconds=ttl, attributes={**record.attributes, **(attributes or {})})
+
     def get(self, job_name: str) -> TokenRecord | None:
         response = self._db.get_item(TableName=self._table, Key={KEY: {"S": job_name}}, ConsistentRead=True)
         item = response.get("Item")

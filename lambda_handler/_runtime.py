@@ -70,6 +70,8 @@ def record_completion(result: CompletionResult) -> None:
             metrics.add_metric(name="BillableSeconds", unit=MetricUnit.Seconds, value=result.summary["billableSeconds"])
     elif result.action is Action.STOPPED_ORPHAN:
         metrics.add_metric(name="OrphanJobsStopped", unit=MetricUnit.Count, value=1)
+    elif result.action is Action.RELAUNCHED:
+        metrics.add_metric(name="CapacityRelaunches", unit=MetricUnit.Count, value=1)
     logger.info("training job state change", extra=result.as_dict())
 
 

@@ -25,9 +25,24 @@ from gr00t_aws.callbacks import (
     send_heartbeat,
     send_success,
 )
-from gr00t_aws.sagemaker_jobs import ACTIVE_STATUSES, TERMINAL_STATUSES, describe_job, job_summary, stop_job
+from gr00t_aws.sagemaker_jobs import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    CapacityUnavailable,
+    create_or_adopt,
+    describe_job,
+    is_capacity_failure,
+    job_summary,
+    job_tags,
+    stop_job,
+)
 from gr00t_aws.task_tokens import TaskTokenStore, TokenRecord, TokenState
 from gr00t_core.errors import EventError
+from launcher.limits import create_training_job_model, validate_training_job_request
+from launcher.request import relaunch_job_name, relaunch_request
+
+# Token-record attribute: instance types still to try, in order, when SageMaker has no capacity for the job.
+FALLBACKS_ATTRIBUTE = "fallbacks"
 
 
 class Action(str, Enum):
@@ -37,6 +52,7 @@ class Action(str, Enum):
     UNKNOWN_JOB = "unknown_job"
     HEARTBEAT = "heartbeat"
     STOPPED_ORPHAN = "stopped_orphan"  # the task timed out while the job ran: the job was stopped
+    RELAUNCHED = "relaunched"  # no capacity for the job: a replacement runs on the next fallback type
     IGNORED = "ignored"
 
 
@@ -81,11 +97,42 @@ def _send_result(job: Mapping[str, Any], record: TokenRecord, sfn: Any) -> Callb
     return send_failure(sfn, record.task_token, error, failure_cause(job))
 
 
+def fallbacks_of(record: TokenRecord) -> list[str]:
+    return [t for t in record.attributes.get(FALLBACKS_ATTRIBUTE, "").split(",") if t]
+
+
+def _relaunch(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sm: Any) -> CompletionResult | None:
+    """Start the job again on the next fallback type after a capacity failure; None when that is not possible."""
+    fallbacks = fallbacks_of(record)
+    if not fallbacks or not is_capacity_failure(job):
+        return None
+    name = job["TrainingJobName"]
+    description = describe_job(sm, name) or dict(job)
+    tags = job_tags(sm, description["TrainingJobArn"])
+    new_name = relaunch_job_name(name)
+    operation = create_training_job_model(sm)
+    try:
+        result = create_or_adopt(
+            sm,
+            lambda itype: relaunch_request(description, tags, job_name=new_name, instance_type=itype),
+            fallbacks,
+            validate=lambda request: validate_training_job_request(request, operation),
+        )
+    except CapacityUnavailable:
+        return None  # no type left with room: the workflow gets the original capacity failure
+    remaining = fallbacks[fallbacks.index(result.instance_type) + 1 :] if result.instance_type in fallbacks else []
+    store.move(record, new_name, attributes={"instanceType": result.instance_type, FALLBACKS_ATTRIBUTE: ",".join(remaining), "relaunchedFrom": name})
+    return CompletionResult(Action.RELAUNCHED, name, job["TrainingJobStatus"], {"relaunchedAs": new_name, "instanceType": result.instance_type})
+
+
 def _complete(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
     name, status = job["TrainingJobName"], job["TrainingJobStatus"]
     if record.state is not TokenState.WAITING or not store.claim(record):
         return CompletionResult(Action.DUPLICATE, name, status)
     try:
+        relaunched = _relaunch(job, record, store, sm)
+        if relaunched is not None:
+            return relaunched
         job = _complete_details(job, sm)
         outcome = _send_result(job, record, sfn)
     except Exception:

@@ -7,6 +7,7 @@ check their output against the SageMaker service model (botocore Stubber) and :m
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from gr00t_core.metrics import metric_definitions
-from gr00t_core.naming import output_folder_name, training_job_name
+from gr00t_core.naming import JOB_NAME_MAX, JOB_NAME_PATTERN, output_folder_name, run_hash, training_job_name
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, ResolvedConfig
 from gr00t_core.run import RunIdentity
 from launcher.settings import DeploymentSettings
@@ -212,3 +213,51 @@ def instance_types_to_try(config: ResolvedConfig) -> list[str]:
     """The configured type, then the fallbacks in order, each once."""
     ordered = [config["instanceType"], *config["instanceTypeFallbacks"]]
     return list(dict.fromkeys(ordered))
+
+
+# What a relaunch copies from DescribeTrainingJob: the members build_training_job_request sets, nothing that
+# SageMaker fills in by itself (ProfilerConfig, DebugHookConfig, ...), which would change the job.
+_RELAUNCH_MEMBERS = {
+    "HyperParameters": None,
+    "AlgorithmSpecification": ("TrainingImage", "TrainingInputMode", "MetricDefinitions", "EnableSageMakerMetricsTimeSeries"),
+    "RoleArn": None,
+    "InputDataConfig": None,
+    "OutputDataConfig": ("S3OutputPath", "CompressionType", "KmsKeyId"),
+    "ResourceConfig": ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId", "KeepAlivePeriodInSeconds"),
+    "StoppingCondition": ("MaxRuntimeInSeconds", "MaxWaitTimeInSeconds"),
+    "EnableManagedSpotTraining": None,
+    "CheckpointConfig": None,
+    "TensorBoardOutputConfig": None,
+    "Environment": None,
+    "RetryStrategy": None,
+    "VpcConfig": None,
+}
+
+
+def relaunch_job_name(job_name: str) -> str:
+    """The job that replaces ``job_name`` after SageMaker had no capacity for it: same start, new suffix.
+
+    Deterministic, so the job-events Lambda and a retried launch agree on it and never start two.
+    """
+    suffix = run_hash(job_name, "capacity", length=5)
+    name = f"{job_name[: JOB_NAME_MAX - len(suffix) - 1].rstrip('-')}-{suffix}"
+    assert JOB_NAME_PATTERN.match(name), name
+    return name
+
+
+def relaunch_request(description: Mapping[str, Any], tags: list[dict[str, str]], *, job_name: str, instance_type: str) -> dict[str, Any]:
+    """The CreateTrainingJob request of a described job, renamed and moved to another instance type."""
+    request: dict[str, Any] = {"TrainingJobName": job_name}
+    for member, keep in _RELAUNCH_MEMBERS.items():
+        if member not in description:
+            continue
+        value = description[member]
+        request[member] = {k: v for k, v in value.items() if k in keep} if keep else value
+    request = json.loads(json.dumps(request, default=str))  # a deep copy the caller may change
+    request["ResourceConfig"]["InstanceType"] = instance_type
+    request["HyperParameters"]["instanceType"] = instance_type
+    requested = f"{TAG_PREFIX_GR00T}requestedInstanceType"
+    kept = [t for t in tags if t["Key"] != requested]
+    original = next((t["Value"] for t in tags if t["Key"] == requested), description["ResourceConfig"]["InstanceType"])
+    request["Tags"] = [*kept, {"Key": requested, "Value": original}]
+    return request

@@ -15,16 +15,25 @@ from typing import Any
 
 from gr00t_aws.callbacks import error_name, send_failure
 from gr00t_aws.s3_assets import CONFIG_MAX_BYTES, prefix_exists, prefix_reader, read_object
-from gr00t_aws.sagemaker_jobs import TERMINAL_STATUSES, LaunchResult, create_or_adopt, output_folder_uri, stop_job
+from gr00t_aws.sagemaker_jobs import (
+    TERMINAL_STATUSES,
+    LaunchResult,
+    adopted_result,
+    create_or_adopt,
+    describe_job,
+    is_capacity_failure,
+    output_folder_uri,
+    stop_job,
+)
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from gr00t_core.errors import DatasetError, EventError, SettingsError, UserError
 from gr00t_core.resolution import CONFIG_FILE_NAME, ResolvedConfig, parse_config_file, resolve
 from gr00t_data.meta import check_meta
 from launcher.clients import AwsClients
-from launcher.completion import on_job_state_change
+from launcher.completion import FALLBACKS_ATTRIBUTE, on_job_state_change
 from launcher.limits import create_training_job_model, validate_training_job_request
 from launcher.policy import enforce_policy
-from launcher.request import RunSpec, build_training_job_request, instance_types_to_try, job_name_for, run_spec
+from launcher.request import RunSpec, build_training_job_request, instance_types_to_try, job_name_for, relaunch_job_name, run_spec
 from launcher.settings import DeploymentSettings, env_name
 from launcher.vams import AssetLocation, RunOrigin, VamsEvent, asset_location, find_task_token, flatten_asset_metadata, parse_vams_event, run_origin
 
@@ -109,18 +118,35 @@ def plan_run(
     return RunPlan(event, location, origin, config, run, dataset, [*config.warnings, *warnings])
 
 
+def _follow_relaunches(result: LaunchResult, sm: Any) -> LaunchResult:
+    """An adopted job that found no capacity may have been replaced already (job events): adopt the replacement."""
+    while result.adopted and result.description and is_capacity_failure(result.description):
+        replacement = describe_job(sm, relaunch_job_name(result.job_name))
+        if replacement is None:
+            break
+        result = adopted_result(replacement)
+    return result
+
+
+def remaining_fallbacks(config: ResolvedConfig, instance_type: str) -> list[str]:
+    """Instance types still to try after ``instance_type`` when SageMaker has no capacity for the job."""
+    types = instance_types_to_try(config)
+    return types[types.index(instance_type) + 1 :] if instance_type in types else []
+
+
 def launch_plan(plan: RunPlan, settings: DeploymentSettings, sm: Any) -> LaunchResult:
     """Start the job (capacity fallback across the configured types) or adopt the one already running."""
     missing = settings.missing_for_launch()
     if missing:
         raise SettingsError(f"cannot start a training job: set {', '.join(missing)} (the launch Lambda's environment or --settings)")
     operation = create_training_job_model(sm)
-    return create_or_adopt(
+    result = create_or_adopt(
         sm,
         lambda itype: plan.request(settings, itype),
         instance_types_to_try(plan.config),
         validate=lambda request: validate_training_job_request(request, operation),
     )
+    return _follow_relaunches(result, sm)
 
 
 def _token_store(settings: DeploymentSettings, clients: AwsClients, clock: Callable[[], float]) -> TaskTokenStore:
@@ -177,6 +203,7 @@ def handle_launch_event(
             "assetId": plan.origin.asset_id,
             "databaseId": plan.origin.database_id,
             "executionId": plan.origin.execution_id,
+            FALLBACKS_ATTRIBUTE: ",".join(remaining_fallbacks(plan.config, result.instance_type)),
         },
     )
     if result.adopted and result.status in TERMINAL_STATUSES and result.description:
@@ -197,6 +224,9 @@ def handle_stop_event(raw_event: Any, settings: DeploymentSettings, clients: Aws
     event = parse_vams_event(raw_event)
     origin = run_origin(event, asset_location(event.body))
     job_name = job_name_for(origin, settings)
+    description = describe_job(clients.sagemaker, job_name)
+    if description is not None:  # after a capacity failure the run goes on in a replacement job: stop that one
+        job_name = _follow_relaunches(adopted_result(description), clients.sagemaker).job_name
     stopped = stop_job(clients.sagemaker, job_name)
     if settings.token_table:
         store = _token_store(settings, clients, clock)

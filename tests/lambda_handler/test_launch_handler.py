@@ -197,3 +197,22 @@ def test_no_capacity_anywhere_fails_the_task(world, monkeypatch):
     token, arn = waiting_task(world)
     assert handler(_event(world, token), CTX)["error"] == "Gr00t.NoCapacity"
     assert "Service Quotas" in execution_result(world.clients.stepfunctions, arn)["cause"]
+
+
+def test_a_retry_after_a_capacity_relaunch_adopts_the_replacement(world):
+    from gr00t_aws.sagemaker_jobs import event_from_description
+    from lambda_handler.job_events import handler as job_events_handler
+    from launcher.request import relaunch_job_name
+
+    world.clients.s3.put_object(Bucket=world.bucket, Key=f"{world.root}gr00t_config.json", Body=b'{"instanceTypeFallbacks": "ml.g6e.8xlarge"}')
+    first, _ = waiting_task(world)
+    name = handler(_event(world, first), CTX)["trainingJobName"]
+    failed = aws_env.finish_job(name, "Failed", reason="CapacityError: Unable to provision requested ML compute capacity.")
+    assert job_events_handler(event_from_description(failed, region=aws_env.REGION, account=aws_env.ACCOUNT), CTX)["action"] == "relaunched"
+    second, arn = waiting_task(world)
+    outcome = handler(_event(world, second), CTX)
+    assert outcome["status"] == "ADOPTED" and outcome["trainingJobName"] == relaunch_job_name(name)
+    assert outcome["instanceType"] == "ml.g6e.8xlarge" and len(aws_env.all_jobs()) == 2
+    item = world.clients.dynamodb.get_item(TableName=aws_env.TOKEN_TABLE, Key={"jobName": {"S": relaunch_job_name(name)}})["Item"]
+    assert item["taskToken"]["S"] == second and "fallbacks" not in item  # ml.g6e.8xlarge was the last type to try
+    assert world.clients.stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -209,6 +210,8 @@ def aws_world(**settings_overrides: Any) -> Iterator[World]:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     STOP_CALLS.clear()
+    # moto's ASL engine logs every expected Task failure with the whole state tree: keep test output readable
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     original_stop = getattr(SageMakerResponse, "stop_training_job", None)
     original_failure = StepFunctionResponse.send_task_failure
     try:

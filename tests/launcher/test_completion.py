@@ -151,3 +151,57 @@ def test_failure_cause_names_reason_instance_and_logs():
     cause = failure_cause(load_event("sagemaker_job_failed.json")["detail"])
     assert cause.startswith(f"SageMaker training job {NAME} failed: AlgorithmError")
     assert "ml.g6e.4xlarge" in cause and f"streams {NAME}/algo-*" in cause
+
+
+CAPACITY = "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
+
+
+def _launch_with_fallbacks(world, fallbacks):
+    sm = world.clients.sagemaker
+    request = request_for({"instanceTypeFallbacks": fallbacks})
+    sm.create_training_job(**request)
+    token, arn = waiting_task(world)
+    world.extra["store"].save(request["TrainingJobName"], token, ttl_seconds=600, attributes={"fallbacks": ",".join(fallbacks), "instanceType": "ml.g6e.4xlarge"})
+    return request, arn
+
+
+def _on(world, description):
+    c = world.clients
+    return on_job_state_change(description, store=world.extra["store"], sfn=c.stepfunctions, sm=c.sagemaker)
+
+
+def test_no_capacity_relaunches_on_the_next_fallback_type(world):
+    from launcher.request import relaunch_job_name
+
+    request, arn = _launch_with_fallbacks(world, ["ml.g6e.8xlarge", "ml.g6e.12xlarge"])
+    name = request["TrainingJobName"]
+    result = _on(world, aws_env.finish_job(name, "Failed", reason=CAPACITY))
+    new_name = relaunch_job_name(name)
+    assert result.action is Action.RELAUNCHED and result.summary == {"relaunchedAs": new_name, "instanceType": "ml.g6e.8xlarge"}
+    replacement = world.clients.sagemaker.describe_training_job(TrainingJobName=new_name)
+    assert replacement["ResourceConfig"]["InstanceType"] == "ml.g6e.8xlarge"
+    assert replacement["HyperParameters"] == {**request["HyperParameters"], "instanceType": "ml.g6e.8xlarge"}
+    tags = {t["Key"]: t["Value"] for t in world.clients.sagemaker.list_tags(ResourceArn=replacement["TrainingJobArn"])["Tags"]}
+    assert tags["gr00t:requestedInstanceType"] == "ml.g6e.4xlarge"
+    store = world.extra["store"]
+    assert store.get(name).state is TokenState.DONE
+    moved = store.get(new_name)
+    assert moved.state is TokenState.WAITING and moved.attributes["fallbacks"] == "ml.g6e.12xlarge" and moved.attributes["relaunchedFrom"] == name
+    assert world.clients.stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING"  # nobody was told yet
+    assert _on(world, aws_env.finish_job(new_name, "Completed")).action is Action.CALLBACK_SENT
+    output = json.loads(execution_result(world.clients.stepfunctions, arn)["output"])
+    assert output["trainingJobName"] == new_name and output["instanceType"] == "ml.g6e.8xlarge"
+
+
+def test_no_capacity_and_no_fallback_left_fails_with_the_reason(world):
+    request, arn = _launch_with_fallbacks(world, [])
+    result = _on(world, aws_env.finish_job(request["TrainingJobName"], "Failed", reason=CAPACITY))
+    assert result.action is Action.CALLBACK_SENT
+    done = execution_result(world.clients.stepfunctions, arn)
+    assert done["error"] == "Gr00t.TrainingFailed" and "CapacityError" in done["cause"]
+
+
+def test_other_failures_are_never_relaunched(world):
+    request, arn = _launch_with_fallbacks(world, ["ml.g6e.8xlarge"])
+    result = _on(world, aws_env.finish_job(request["TrainingJobName"], "Failed", reason="AlgorithmError: out of memory"))
+    assert result.action is Action.CALLBACK_SENT and len(aws_env.all_jobs()) == 1

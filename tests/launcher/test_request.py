@@ -167,3 +167,40 @@ def test_job_name_is_deterministic_and_the_attempt_changes_it():
 def test_instance_types_to_try_keeps_order_without_duplicates():
     config, _, _ = plan({"instanceTypeFallbacks": ["ml.g6e.8xlarge", "ml.g6e.4xlarge", "ml.g6e.8xlarge"]})
     assert instance_types_to_try(config) == ["ml.g6e.4xlarge", "ml.g6e.8xlarge"]
+
+
+def test_relaunch_request_repeats_the_job_on_another_type():
+    from launcher.request import relaunch_job_name, relaunch_request
+
+    original = request_for({"instanceTypeFallbacks": ["ml.g6e.8xlarge"]})
+    description = {
+        **{k: v for k, v in original.items() if k != "Tags"},
+        "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/x",
+        "TrainingJobStatus": "Failed",
+        "FailureReason": "CapacityError: Unable to provision requested ML compute capacity.",
+        "ProfilerConfig": {"S3OutputPath": "s3://b/p", "ProfilingIntervalInMilliseconds": 500},  # filled in by SageMaker
+        "ResourceConfig": {**original["ResourceConfig"], "InstanceGroups": []},
+    }
+    name = relaunch_job_name(original["TrainingJobName"])
+    request = relaunch_request(description, original["Tags"], job_name=name, instance_type="ml.g6e.8xlarge")
+    send_through_stubber(request)
+    assert request_problems(request) == []
+    assert request["TrainingJobName"] == name and name != original["TrainingJobName"]
+    assert request["ResourceConfig"] == {**original["ResourceConfig"], "InstanceType": "ml.g6e.8xlarge"}
+    assert request["HyperParameters"] == {**original["HyperParameters"], "instanceType": "ml.g6e.8xlarge"}
+    assert "ProfilerConfig" not in request
+    assert {k: request[k] for k in ("InputDataConfig", "CheckpointConfig", "Environment", "OutputDataConfig")} == {
+        k: original[k] for k in ("InputDataConfig", "CheckpointConfig", "Environment", "OutputDataConfig")
+    }
+    tags = {t["Key"]: t["Value"] for t in request["Tags"]}
+    assert tags["gr00t:requestedInstanceType"] == "ml.g6e.4xlarge" and tags["vams:assetId"]
+
+
+@pytest.mark.parametrize("name", ["gr00t-a-0123456789", "g" * 63, "gr00t-" + "x" * 50 + "-abc"])
+def test_relaunch_names_are_valid_deterministic_and_new(name):
+    from gr00t_core.naming import JOB_NAME_PATTERN
+    from launcher.request import relaunch_job_name
+
+    new = relaunch_job_name(name)
+    assert JOB_NAME_PATTERN.match(new) and new == relaunch_job_name(name) and new != name
+    assert new.startswith(name[:5])

@@ -191,3 +191,39 @@ def test_input_without_a_body_fails_clearly(machine):
     arn = sfn.start_execution(stateMachineArn=machine.extra["sm_arn"], name="bad", input=json.dumps({"asset": "x"}))["executionArn"]
     done = execution_result(sfn, arn)
     assert (done["status"], done["error"]) == ("FAILED", "Gr00t.InvalidEvent")
+
+
+CAPACITY = "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
+
+
+def _with_fallbacks(machine):
+    config = {"maxSteps": 200, "instanceTypeFallbacks": ["ml.g6e.8xlarge"]}
+    machine.clients.s3.put_object(Bucket=machine.bucket, Key=f"{machine.root}gr00t_config.json", Body=json.dumps(config).encode())
+
+
+def test_no_capacity_moves_the_run_to_the_fallback_type(machine):
+    from launcher.request import relaunch_job_name
+
+    _with_fallbacks(machine)
+    sfn = machine.clients.stepfunctions
+    arn = _start(machine)
+    name = _launched_job(machine)
+    assert _emit(machine, name, "Failed", reason=CAPACITY)["action"] == "relaunched"
+    replacement = relaunch_job_name(name)
+    assert _emit(machine, replacement, "Completed")["action"] == "callback_sent"
+    summary = json.loads(execution_result(sfn, arn)["output"])
+    assert summary["trainingJobName"] == replacement and summary["instanceType"] == "ml.g6e.8xlarge"
+    assert len(machine.extra["calls"]["launch"]) == 1
+
+
+def test_timeout_after_a_relaunch_stops_the_replacement(machine):
+    from launcher.request import relaunch_job_name
+
+    _with_fallbacks(machine)
+    sfn = machine.clients.stepfunctions
+    arn = _start(machine, timeoutSeconds=4)
+    name = _launched_job(machine)
+    _emit(machine, name, "Failed", reason=CAPACITY)
+    done = execution_result(sfn, arn, timeout=30)
+    assert done["error"] == "Gr00t.TimedOut"
+    assert aws_env.STOP_CALLS == [relaunch_job_name(name)]
