@@ -26,7 +26,7 @@ from gr00t_aws.sagemaker_jobs import (
     stop_job,
 )
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
-from gr00t_core.errors import DatasetError, EventError, SettingsError, UserError
+from gr00t_core.errors import ConfigError, DatasetError, EventError, SettingsError, UserError
 from gr00t_core.resolution import CONFIG_FILE_NAME, ResolvedConfig, parse_config_file, resolve
 from gr00t_data.meta import check_meta
 from launcher.clients import AwsClients
@@ -62,7 +62,7 @@ def read_config_file(s3: Any, location: AssetLocation) -> dict[str, Any] | None:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DatasetError([f"{location.uri(CONFIG_FILE_NAME)} is not UTF-8 text; save it as UTF-8 JSON"], header="Unreadable configuration file") from None
+        raise ConfigError([f"{location.uri(CONFIG_FILE_NAME)} is not UTF-8 text; save it as UTF-8 JSON"]) from None
     return parse_config_file(text, name=location.uri(CONFIG_FILE_NAME))
 
 

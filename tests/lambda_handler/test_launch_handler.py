@@ -216,3 +216,10 @@ def test_a_retry_after_a_capacity_relaunch_adopts_the_replacement(world):
     item = world.clients.dynamodb.get_item(TableName=aws_env.TOKEN_TABLE, Key={"jobName": {"S": relaunch_job_name(name)}})["Item"]
     assert item["taskToken"]["S"] == second and "fallbacks" not in item  # ml.g6e.8xlarge was the last type to try
     assert world.clients.stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING"
+
+
+def test_a_config_file_that_is_not_utf8(world):
+    world.clients.s3.put_object(Bucket=world.bucket, Key=f"{world.root}gr00t_config.json", Body='{"maxSteps": 5} é'.encode("latin-1"))
+    token, arn = waiting_task(world)
+    assert handler(_event(world, token), CTX)["error"] == "Gr00t.InvalidConfig"
+    assert "is not UTF-8 text" in execution_result(world.clients.stepfunctions, arn)["cause"]
