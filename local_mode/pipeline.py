@@ -361,7 +361,7 @@ class LocalPipeline:
         emu.finish_training_job(job.name, outcome.status, failure_reason=outcome.failure_reason,
                                 secondary_status=outcome.secondary_status, final_metrics=final, model_artifacts=artifacts)
         ok = outcome.status == "Completed"
-        self.view.step("job", f"{outcome.status}" + (f": {outcome.failure_reason}" if not ok else ""), ok=ok)
+        self.view.step("job", outcome.status if ok else f"{outcome.status} (the reason is below); last lines of its log:", ok=ok)
         if not ok and outcome.log_file is not None:
             self._show_log_tail(outcome.log_file)
         return outcome

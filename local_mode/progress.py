@@ -32,7 +32,8 @@ class ProgressView:
         self.started = clock()
         self._lock = threading.Lock()
         utf8 = "utf" in (getattr(out, "encoding", "") or "").lower()
-        self._ok, self._bad, self._run = ("✓", "✗", "…") if utf8 else ("ok", "XX", "..")
+        # ✓/✗ are verdicts (pipeline steps, the job); • marks a job phase that ended (its verdict is the job's)
+        self._ok, self._bad, self._run, self._ended = ("✓", "✗", "…", "•") if utf8 else ("ok", "XX", "..", "--")
         self.final_loss: float | None = None
         self.last_step: int | None = None
         self.max_steps: int | None = None
@@ -49,15 +50,23 @@ class ProgressView:
     def _elapsed(self) -> str:
         return f"{self.clock() - self.started:6.1f}s"
 
+    def _line(self, head: str, text: str) -> None:
+        """Continuation lines of a multi-line text (error lists) line up under its first line."""
+        first, *rest = text.splitlines() or [""]
+        self._write("\n".join([f"{head} {first}", *(f"{'':{len(head)}} {line}" for line in rest)]))
+
     def step(self, phase: str, text: str, *, ok: bool = True) -> None:
         mark = self._ok if ok else self._bad
-        self._write(f"{self._elapsed()} {mark} {phase:<10} {text}")
+        self._line(f"{self._elapsed()} {mark} {phase:<10}", text)
+
+    def ended(self, phase: str, text: str) -> None:
+        self._line(f"{self._elapsed()} {self._ended} {phase:<10}", text)
 
     def running(self, phase: str, text: str) -> None:
-        self._write(f"{self._elapsed()} {self._run} {phase:<10} {text}")
+        self._line(f"{self._elapsed()} {self._run} {phase:<10}", text)
 
     def note(self, text: str) -> None:
-        self._write(f"{'':7}   {'':<10} {text}")
+        self._line(f"{'':7}   {'':<10}", text)
 
     # --- what the job prints ------------------------------------------------------------------------------------
     def job_line(self, host: str, line: str) -> None:
@@ -101,4 +110,4 @@ class ProgressView:
             detail += f" (served by {self._model_tier})"
         if name == "training" and self.last_step is not None:
             detail += f", {self.last_step} steps"
-        self.step(name, detail)
+        self.ended(name, detail)

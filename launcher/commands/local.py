@@ -62,13 +62,30 @@ def json_object_argument(value: str, option: str) -> dict[str, Any]:
     return data
 
 
-def _size(path: Path) -> str:
-    size = float(path.stat().st_size)
+def _size(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return ""
+
+
+def output_lines(files: list[str], folder: Path | None) -> list[str]:
+    """One line per top-level file and one per sub-folder (file count, total size when the copy is local)."""
+    groups: dict[str, list[str]] = {}
+    for rel in files:
+        top, sep, _ = rel.partition("/")
+        groups.setdefault(top + sep, []).append(rel)
+    lines = []
+    for name, members in groups.items():
+        local = [folder / m for m in members] if folder is not None else []
+        size = sum(p.stat().st_size for p in local if p.is_file())
+        size_text = f", {_size(size)}" if local else ""
+        if name.endswith("/"):
+            lines.append(f"  {name}  ({len(members)} files{size_text})")
+        else:
+            lines.append(f"  {name}" + (f"  ({_size(size)})" if local else ""))
+    return lines
 
 
 def print_summary(result: Any, out: Any) -> None:
@@ -77,14 +94,14 @@ def print_summary(result: Any, out: Any) -> None:
     if not result.succeeded:
         reason = result.cause or result.error or "no reason given"
         print(f"Reason: {result.error}: {reason}" if result.error and result.cause else f"Reason: {reason}", file=out)
-    if result.output_uri:
+    if result.output_uri and not result.succeeded:
+        print(f"Partial outputs (not registered into the asset): {result.output_uri}", file=out)
+    elif result.output_uri:
         print(f"Output folder: {result.output_dir or result.output_uri}", file=out)
         if result.output_dir is not None:
             print(f"  (in the emulated S3: {result.output_uri})", file=out)
-    for rel in result.output_files:
-        local = result.output_dir / rel if result.output_dir is not None else None
-        size = f"  {_size(local)}" if local is not None and local.is_file() else ""
-        print(f"  {rel}{size}", file=out)
+    for line in output_lines(result.output_files, result.output_dir):
+        print(line, file=out)
     if result.final_loss is not None:
         print(f"Final loss: {result.final_loss:.4f}", file=out)
     if result.run_summary:

@@ -20,8 +20,10 @@ def test_local_run_trains_and_registers_the_outputs_in_the_asset(tmp_path):
     assert "State machine: SUCCEEDED (runner: process)" in run.out
 
     # live progress: every phase, and a line per logged step with its loss
-    for phase in ("runner", "emulator", "asset", "preflight", "launch", "dataset", "model", "training", "upload", "job", "callback", "register"):
-        assert re.search(rf"^\s*[\d.]+s (✓|ok) {phase}\b", run.out, re.M), f"phase {phase} missing:\n{run.out}"
+    for phase in ("runner", "emulator", "asset", "preflight", "launch", "job", "callback", "register"):
+        assert re.search(rf"^\s*[\d.]+s ✓ {phase}\b", run.out, re.M), f"step {phase} missing:\n{run.out}"
+    for phase in ("dataset", "model", "training", "upload"):  # the job's phases, from its log as they end
+        assert re.search(rf"^\s*[\d.]+s • {phase}\s+[\d.]+ s", run.out, re.M), f"job phase {phase} missing:\n{run.out}"
     assert re.search(r"training\s+step 6/6\s+loss \d+\.\d{4}", run.out)
 
     # outputs: registered into the asset folder, with the summary the end of the output points at
@@ -32,8 +34,9 @@ def test_local_run_trains_and_registers_the_outputs_in_the_asset(tmp_path):
     assert run.line("Final loss:") == f"Final loss: {summary['final_loss']:.4f}"
     assert run.line("Run summary:") == f"Run summary: {folder / 'run_summary.json'}"
     assert (folder / "checkpoint-3").is_dir() and (folder / "checkpoint-6").is_dir()
-    listed = {line.strip().split("  ")[0] for line in run.out.split("Output folder:")[1].splitlines()[2:] if line.startswith("  ")}
-    assert "run_summary.json" in listed and any(name.startswith("checkpoint-6/") for name in listed)
+    listed = [line.strip() for line in run.out.split("Output folder:")[1].splitlines()[2:] if line.startswith("  ")]
+    assert re.match(r"checkpoint-6/  \(\d+ files, [\d.]+ [KM]B\)$", next(x for x in listed if x.startswith("checkpoint-6/")))
+    assert any(re.match(r"run_summary\.json  \([\d.]+ (B|KB)\)$", x) for x in listed)
 
     # --keep: one folder per bucket, keys as paths; the VAMS metadata file is there too
     kept = tmp_path / "kept" / "vams-local-assets"

@@ -36,9 +36,9 @@ def test_job_log_lines_become_phases_and_steps():
         view.job_line("algo-1", line)
     text = out.getvalue()
     assert "phase=setup" not in text and "setup" not in text  # folded away
-    assert "✓ dataset    0.4 s" in text and "✓ model      0.0 s (served by none)" in text
+    assert "• dataset    0.4 s" in text and "• model      0.0 s (served by none)" in text
     assert "step 10/20  loss 1.2500" in text and "step 20/20  loss 0.7500" in text
-    assert "✓ training   3.5 s, 20 steps" in text and "✓ upload     0.3 s" in text
+    assert "• training   3.5 s, 20 steps" in text and "• upload     0.3 s" in text
     assert view.final_loss == 0.9 and view.last_step == 20 and view.phase_seconds["upload"] == 0.3
 
 
