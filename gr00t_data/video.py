@@ -1,0 +1,154 @@
+"""Video files of LeRobot datasets through PyAV: encode (synthetic data), probe the codec, decode frames.
+
+The preflight decodes one frame per camera because codec trouble (AV1 recordings that decord cannot read,
+FFmpeg builds without the decoder) is the most common way a paid GPU job dies in its first minute; the builtin
+training engine decodes whole episodes with :func:`read_frames`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+# Encoder libraries tried in order for each codec name used in LeRobot's info.json ("video.codec").
+_ENCODERS: dict[str, tuple[str, ...]] = {
+    "h264": ("libx264", "libopenh264", "h264"),
+    "av1": ("libsvtav1", "libaom-av1", "librav1e"),
+    "hevc": ("libx265", "hevc"),
+}
+
+
+class VideoReadError(ValueError):
+    """A video file cannot be opened or decoded; the message names the file and the cause."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    codec: str  # FFmpeg decoder name of the first video stream, e.g. "h264", "av1"
+    width: int
+    height: int
+    fps: float | None
+    frames: int | None  # from the container header; None when the container does not say
+    pix_fmt: str | None
+
+
+def encoder_for(codec: str) -> str | None:
+    """The first available PyAV encoder for a LeRobot codec name ("h264", "av1"), or None if none is built in."""
+    for name in _ENCODERS.get(codec, (codec,)):
+        try:
+            av.Codec(name, "w")
+        except (av.FFmpegError, ValueError):
+            continue
+        return name
+    return None
+
+
+@contextmanager
+def _quiet_svt() -> Iterator[None]:
+    # SVT-AV1 prints its whole configuration to stderr on every open unless SVT_LOG says otherwise; the setting is
+    # read when the encoder starts, so it is set around the encode only and the caller's environment is restored.
+    before = os.environ.get("SVT_LOG")
+    os.environ["SVT_LOG"] = before or "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SVT_LOG", None)
+
+
+def write_video(path: Path, frames: np.ndarray, *, fps: int, codec: str = "h264", crf: int = 30, gop: int = 2) -> None:
+    """Encode RGB frames ``(T, H, W, 3) uint8`` to an mp4 the way LeRobot records (yuv420p, short GOP, CRF).
+
+    Raises ValueError when no encoder for ``codec`` is available in this PyAV build.
+    """
+    encoder = encoder_for(codec)
+    if encoder is None:
+        raise ValueError(f"no {codec} encoder in this PyAV build (available codecs: h264, av1 when built in)")
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames.shape[1:3]
+    options = {"g": str(gop), "crf": str(crf)}
+    if encoder == "libsvtav1":
+        options["preset"] = "10"
+    with _quiet_svt(), av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream(encoder, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # One thread keeps the output byte-identical between runs (a seed must give the same dataset).
+        stream.thread_count = 1
+        stream.options = options
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), "r")
+    except FileNotFoundError:
+        raise VideoReadError(f"{path}: file not found") from None
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise VideoReadError(f"{path}: not a readable video ({exc})") from None
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Codec, size and frame rate of the first video stream, from the container header (no decoding)."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise VideoReadError(f"{path}: holds no video stream")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate
+        return VideoProbe(
+            codec=ctx.name,
+            width=ctx.width,
+            height=ctx.height,
+            fps=float(rate) if rate else None,
+            frames=stream.frames or None,
+            pix_fmt=ctx.pix_fmt,
+        )
+
+
+def decode_first_frame(path: Path) -> np.ndarray:
+    """Decode the first frame as RGB ``(H, W, 3) uint8``; proves this machine's FFmpeg can read the codec."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise VideoReadError(f"{path}: holds no video stream")
+        try:
+            for frame in container.decode(video=0):
+                return frame.to_ndarray(format="rgb24")
+        except av.FFmpegError as exc:
+            raise VideoReadError(f"{path}: cannot decode the first frame ({exc})") from None
+    raise VideoReadError(f"{path}: the video stream holds no frame")
+
+
+def read_frames(path: Path) -> np.ndarray:
+    """Decode every frame as RGB ``(T, H, W, 3) uint8`` (small training videos; one episode at a time)."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise VideoReadError(f"{path}: holds no video stream")
+        container.streams.video[0].thread_type = "AUTO"
+        try:
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        except av.FFmpegError as exc:
+            raise VideoReadError(f"{path}: decoding failed ({exc})") from None
+    if not frames:
+        raise VideoReadError(f"{path}: the video stream holds no frame")
+    return np.stack(frames)
+
+
+__all__ = [
+    "VideoProbe",
+    "VideoReadError",
+    "decode_first_frame",
+    "encoder_for",
+    "probe_video",
+    "read_frames",
+    "write_video",
+]
