@@ -28,11 +28,12 @@ from typing import Any, TextIO
 
 from gr00t_core import metrics
 from gr00t_core.errors import UserError
+from gr00t_core.run import RunIdentity
 from local_mode import docker_env
 from local_mode import state_machine as sm
 from local_mode.emulator import ACCOUNT_ID, AwsEmulator, Invocation
 from local_mode.job import JobResult, materialize, model_artifacts
-from local_mode.progress import ProgressView
+from local_mode.progress import ProgressView, problem_lines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_MACHINE_FILE = REPO_ROOT / "stepfunctions" / "gr00t_finetune.asl.json"
@@ -280,6 +281,8 @@ class LocalPipeline:
         return asset_id, machine
 
     def _execute(self, result: LocalRunResult, image: str) -> None:
+        """Start the execution, then do what AWS would as it asks: run each training job the launch Lambda (or a
+        capacity fallback) creates and report its end to the job-events Lambda, until the execution ends."""
         emu = self.emulator
         assert emu is not None
         asset_id, machine = self._prepare_aws()
@@ -289,14 +292,28 @@ class LocalPipeline:
         sfn = emu.client("stepfunctions")
         execution = sm.start(sfn, machine, execution_name, {"body": body, "timeoutSeconds": self.options.timeout_seconds})
         launch_name = LAMBDAS["LaunchFunctionArn"][0]
-        sm.wait(sfn, execution, lambda e: bool(emu.invocations_of(launch_name)), timeout=LAUNCH_WAIT_SECONDS)
-        launch = self._launch_outcome(launch_name, execution)
-        if launch is not None and launch.result.get("status") in ("LAUNCHED", "ADOPTED"):
-            result.job_name = launch.result["trainingJobName"]
-            result.output_uri = launch.result.get("outputFolderUri", "")
-            result.job = self._run_job(result, image)
-            self._send_job_event(result.job_name)
-        sm.wait(sfn, execution, lambda e: False, timeout=CALLBACK_WAIT_SECONDS)
+        reported = 0  # launch invocations shown so far (the state machine retries a failed one)
+        ran: list[str] = []
+
+        def pending_jobs() -> list[str]:
+            return [name for name in list(emu.training_requests) if name not in ran]
+
+        def something_to_do(_: sm.Execution) -> bool:
+            return bool(pending_jobs()) or len(emu.invocations_of(launch_name)) > reported
+
+        while True:
+            sm.wait(sfn, execution, something_to_do, timeout=CALLBACK_WAIT_SECONDS if ran else LAUNCH_WAIT_SECONDS)
+            for call in emu.invocations_of(launch_name)[reported:]:
+                self._report_launch(call)
+                reported += 1
+            if execution.done:
+                break
+            for name in pending_jobs():
+                ran.append(name)
+                result.job_name = name
+                result.output_uri = _output_uri(emu.training_requests[name])
+                result.job = self._run_job(result, image)
+                self._send_job_event(name)
         result.status, result.error, result.cause = execution.status, execution.error, execution.cause
         if result.job is not None:
             ok = result.succeeded
@@ -306,26 +323,20 @@ class LocalPipeline:
         if result.succeeded:
             self._collect_outputs(result)
 
-    def _launch_outcome(self, name: str, execution: sm.Execution) -> Invocation | None:
-        """Report preflight + launch from the launch Lambda's answer."""
-        assert self.emulator is not None
-        calls = self.emulator.invocations_of(name)
-        if not calls:
-            return None
-        call = calls[-1]
+    def _report_launch(self, call: Invocation) -> None:
+        """Preflight and launch, as the launch Lambda answered."""
         if call.error:
             self.view.step("launch", f"the launch Lambda raised {call.error}", ok=False)
-            return call
+            return
         outcome = call.result or {}
         if outcome.get("status") == "REJECTED":
             self.view.step("preflight", f"{outcome.get('error')}: {outcome.get('cause')}", ok=False)
-            return call
+            return
         self.view.step("preflight", "configuration resolved and dataset checked by the launch Lambda")
         for warning in outcome.get("warnings") or []:
             self.view.note(f"warning: {warning}")
         self.view.step("launch", f"training job {outcome.get('trainingJobName')} ({outcome.get('status', '').lower()}, "
                                  f"{outcome.get('instanceType')} requested)")
-        return call
 
     def _run_job(self, result: LocalRunResult, image: str) -> JobResult:
         from local_mode import runners
@@ -361,18 +372,19 @@ class LocalPipeline:
         emu.finish_training_job(job.name, outcome.status, failure_reason=outcome.failure_reason,
                                 secondary_status=outcome.secondary_status, final_metrics=final, model_artifacts=artifacts)
         ok = outcome.status == "Completed"
-        self.view.step("job", outcome.status if ok else f"{outcome.status} (the reason is below); last lines of its log:", ok=ok)
+        self.view.step("job", outcome.status if ok else f"{outcome.status} (the reason is below); from its log:", ok=ok)
         if not ok and outcome.log_file is not None:
             self._show_log_tail(outcome.log_file)
         return outcome
 
     def _show_log_tail(self, log_file: Path, lines: int = 15) -> None:
+        """The job's error lines (else its last lines), and a copy of its log that outlives the run."""
         kept = Path(tempfile.gettempdir()) / f"gr00t-sm-local-{uuid.uuid4().hex[:8]}.log"
         shutil.copyfile(log_file, kept)
-        tail = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        text = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
         if not self.options.verbose:
-            for line in tail:
-                self.view.note(f"| {line}")
+            for line in problem_lines(text) or text[-lines:]:
+                self.view.note(f"| {line[:400]}")
         self.view.note(f"job log: {kept}")
 
     def _send_job_event(self, job_name: str) -> None:
@@ -431,6 +443,11 @@ class LocalPipeline:
             shutil.copyfile(result.job.log_file, dest / "_logs" / "job.log")
         self.view.step("keep", ", ".join(f"{b}: {n} objects" for b, n in counts.items()) + f" -> {dest}")
         return dest
+
+
+def _output_uri(request: Mapping[str, Any]) -> str:
+    """s3://.../files/gr00tOutput_.../ : where the job writes, from the run identity it carries."""
+    return RunIdentity.from_hyperparameters(request.get("HyperParameters") or {}).output_prefix_uri
 
 
 def _upload(emulator: AwsEmulator, path: Path, uri: str) -> None:

@@ -19,7 +19,8 @@ from gr00t_core import metrics
 _PHASE = re.compile(r"\[gr00t-sm\] phase=(\w+) seconds=([0-9.]+)")
 _STEP = re.compile(r"\[gr00t-sm\] step=(\d+)")
 _TIER = re.compile(r"base model served by tier '([^']+)'")
-_PROBLEM = re.compile(r"\[gr00t-sm\] (ERROR|WARNING) (.*)")
+_PROBLEM = re.compile(r"\[gr00t-sm\] (error|warning):? (.*)", re.IGNORECASE)
+_PROBLEM_ITEM = re.compile(r"^\s+- ")
 # Entry phases shown under their own name; "setup" (reading the contract) is folded into "dataset".
 JOB_PHASES = ("dataset", "model", "training", "upload")
 
@@ -40,6 +41,7 @@ class ProgressView:
         self.phase_seconds: dict[str, float] = {}
         self._pending_loss: float | None = None
         self._model_tier = ""
+        self._after_problem = False
 
     # --- what the pipeline reports ------------------------------------------------------------------------------
     def _write(self, text: str) -> None:
@@ -77,6 +79,9 @@ class ProgressView:
         problem = _PROBLEM.search(line)
         if problem and not self.verbose:
             self.note(f"{host}: {problem.group(1).lower()}: {problem.group(2)[:300]}")
+        self._after_problem = bool(problem) or (self._after_problem and bool(_PROBLEM_ITEM.match(line)))
+        if self._after_problem and not problem and not self.verbose:
+            self.note(f"{host}: {line.strip()[:300]}")  # the problem list under an error line
         if not leader:
             return
         tier = _TIER.search(line)
@@ -111,3 +116,16 @@ class ProgressView:
         if name == "training" and self.last_step is not None:
             detail += f", {self.last_step} steps"
         self.ended(name, detail)
+
+
+def problem_lines(lines: list[str], limit: int = 20) -> list[str]:
+    """The error and warning lines of a job log with the problem lists under them (what a failure is about)."""
+    found: list[str] = []
+    after = False
+    for line in lines:
+        text = line.split(" | ", 1)[-1]
+        problem = _PROBLEM.search(text) and "error" in text.lower()
+        after = bool(problem) or (after and bool(_PROBLEM_ITEM.match(text)))
+        if after:
+            found.append(line)
+    return found[-limit:]

@@ -73,3 +73,18 @@ def test_bad_input_fails_the_state_machine_with_the_vams_reason(tmp_path, case, 
     assert "Traceback" not in run.out + run.err
     assert not [p for p in tmp_path.rglob("gr00tOutput_*")]  # nothing registered for a failed run
     assert entry_processes() <= before
+
+
+def test_a_job_that_fails_in_training_fails_the_state_machine_with_the_jobs_reason(tmp_path):
+    """Past preflight (which reads only meta files) a broken video stops the job: SageMaker's FailureReason
+    reaches the workflow through the job-events Lambda."""
+    asset = make_asset(tmp_path / "asset", SHORT_RUN)
+    video = sorted((asset / "dataset" / "videos").rglob("episode_000000.mp4"))[0]
+    video.write_bytes(b"not a video")
+    run = run_local_cli(str(asset), "--runner", "process")
+    assert run.code == 1, run.out + run.err
+    assert "✗ job        Failed" in run.out and "cannot be decoded" in run.out  # the live view shows the job's error
+    reason = run.line("Reason:")
+    assert reason.startswith("Reason: Gr00t.TrainingFailed: SageMaker training job gr00t-") and "AlgorithmError: " in reason
+    assert run.line("Partial outputs (not registered into the asset):").endswith("/")
+    assert not list(asset.glob("gr00tOutput_*"))

@@ -58,3 +58,23 @@ def test_verbose_echoes_every_line_and_ascii_fallback():
     view.step("job", "Failed", ok=False)
     assert "some trainer output" in out.getvalue()
     assert " ok launch " in out.getvalue() and " XX job " in out.getvalue()
+
+
+def test_error_lines_and_their_problem_lists_are_what_a_failure_shows():
+    from local_mode.progress import problem_lines
+
+    log = [
+        "algo-1 | [gr00t-sm] phase=model seconds=0.0",
+        "algo-1 | [gr00t-sm] warning: baseModelPath is ignored",
+        "algo-1 | [gr00t-sm] error: A video of the dataset cannot be decoded (1 problem(s)):",
+        "algo-1 |   - episode 0: videos/x.mp4 cannot be decoded",
+        "algo-1 | Traceback (most recent call last):",
+        "algo-1 | [gr00t-sm] ERROR the trainer exited with code 1",
+    ]
+    assert problem_lines(log) == [log[2], log[3], log[5]]
+    view, out = _view()
+    for line in log:
+        view.job_line("algo-1", line.split(" | ", 1)[1])
+    text = out.getvalue()
+    assert "algo-1: error: A video of the dataset cannot be decoded" in text
+    assert "algo-1: - episode 0: videos/x.mp4 cannot be decoded" in text and "Traceback" not in text
