@@ -39,8 +39,8 @@ _TASKS = (
     "Open the drawer and put the marker inside.",
 )
 _GAIN = 0.08  # fraction of the remaining distance to the target covered per frame
-_ACTION_NOISE = 0.01  # relative to the joint range
-_STATE_NOISE = 0.002
+_ACTION_NOISE = 0.003  # relative to the joint range
+_STATE_NOISE = 0.001
 
 
 @dataclass(frozen=True)

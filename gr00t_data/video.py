@@ -30,7 +30,8 @@ class VideoReadError(ValueError):
 
 @dataclass(frozen=True)
 class VideoProbe:
-    codec: str  # FFmpeg decoder name of the first video stream, e.g. "h264", "av1"
+    codec: str  # codec of the first video stream as info.json names it, e.g. "h264", "av1"
+    decoder: str  # the FFmpeg decoder this machine would use, e.g. "h264", "libdav1d"
     width: int
     height: int
     fps: float | None
@@ -106,7 +107,8 @@ def probe_video(path: Path) -> VideoProbe:
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate
         return VideoProbe(
-            codec=ctx.name,
+            codec=ctx.codec.canonical_name,
+            decoder=ctx.name,
             width=ctx.width,
             height=ctx.height,
             fps=float(rate) if rate else None,
