@@ -135,7 +135,17 @@ def ensure_image(
     # The legacy builder needs no buildx plugin and no registry (BuildKit would try to pull its frontend).
     _run(argv, f"docker build of {DOCKERFILE}", env={**os.environ, "DOCKER_BUILDKIT": "0"})
     say(f"built {tag} in {time.monotonic() - start:.0f} s")
+    _remove_older_tags(tag)
     return tag
+
+
+def _remove_older_tags(current: str) -> None:
+    """Each source change makes a new 1.4 GB tag: drop the older ones (one still in use by a container stays)."""
+    proc = subprocess.run(["docker", "image", "ls", IMAGE_REPOSITORY, "--format", "{{.Repository}}:{{.Tag}}"],
+                          capture_output=True, text=True)
+    for ref in proc.stdout.split():
+        if ref not in (current, f"{IMAGE_REPOSITORY}:latest") and not ref.endswith(":<none>"):
+            subprocess.run(["docker", "image", "rm", ref], capture_output=True)
 
 
 def main(argv: list[str] | None = None) -> int:
