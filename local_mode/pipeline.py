@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from gr00t_core import metrics
 from gr00t_core.errors import UserError
+from gr00t_core.parameters import to_string
 from gr00t_core.run import RunIdentity
 from local_mode import docker_env
 from local_mode import state_machine as sm
@@ -112,8 +113,8 @@ def vams_body(*, asset_id: str, asset_name: str, execution: str, input_parameter
         "inputAssetLocationKey": f"{asset_id}/",
         "outputType": ".checkpoint",
         "inputMetadata": json.dumps(metadata),
-        "inputParameters": json.dumps({k: str(v) if not isinstance(v, str) else v for k, v in input_parameters.items()})
-        if input_parameters else "",
+        # VAMS sends the registered parameters as strings
+        "inputParameters": json.dumps({k: to_string(v) for k, v in input_parameters.items()}) if input_parameters else "",
         "executingUserName": user,
         "executingRequestContext": {"identity": {"sourceIp": "127.0.0.1", "userAgent": "gr00t-sm local"}},
         "assetId": asset_id,
