@@ -1,0 +1,431 @@
+"""JSON-level checks of a LeRobot v2.0/v2.1 dataset's ``meta/`` folder, against a GR00T data config.
+
+Pure Python (json only): the launch Lambda runs these on files read from S3 before any GPU is paid for, and
+:mod:`gr00t_data.prepare` runs them first on local folders. ``read(relpath)`` returns a file's bytes, or None
+when the file does not exist. Real errors (GR00T would crash or train on the wrong columns) go to ``errors``;
+quirks that real datasets ship with and GR00T tolerates (NVIDIA's own demo: ``total_chunks: 0``, a split wider
+than the episodes, a listed camera without files) go to ``warnings``. Facts: reference/lerobot-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gr00t_core.data_configs import MAX_ACTION_DIM, MAX_STATE_DIM, DataConfig, get_data_config, is_custom_config
+
+Reader = Callable[[str], "bytes | None"]
+
+INFO = "meta/info.json"
+EPISODES = "meta/episodes.jsonl"
+TASKS = "meta/tasks.jsonl"
+MODALITY = "meta/modality.json"
+STATS = "meta/stats.json"
+SUPPORTED_VERSIONS = ("v2.0", "v2.1")
+DEFAULT_CHUNKS_SIZE = 1000
+STATE_KEY = "observation.state"  # modality.json default original_key of state entries (GR00T)
+ACTION_KEY = "action"
+CONVERT_HINT = (
+    "GR00T N1.5 reads LeRobot v2.0/v2.1 only: convert the dataset with Isaac-GR00T's "
+    "scripts/lerobot_conversion/convert_v3_to_v2.py (main branch of github.com/NVIDIA/Isaac-GR00T) "
+    "and upload the converted folder"
+)
+
+
+@dataclass
+class MetaReport:
+    """What the meta files say, and what is wrong with them.
+
+    ``summary``: version, robot_type, episodes, frames, fps, tasks, cameras (video feature -> codec),
+    state_dim, action_dim, modality ("present" or "created from <config>").
+    """
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    # Parsed content, for the parquet/video checks of gr00t_data.prepare (empty when unreadable).
+    info: dict[str, Any] = field(default_factory=dict)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    modality: dict[str, Any] | None = None  # the user's modality.json, or the template that would be written
+    modality_is_template: bool = False
+    blank_lines: dict[str, list[int]] = field(default_factory=dict)  # jsonl file -> 1-based blank line numbers
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Stop(Exception):
+    """Nothing further can be checked (e.g. info.json unreadable); the report already holds the reason."""
+
+
+def _decode(raw: bytes, name: str, report: MetaReport) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        report.errors.append(f"{name} is not UTF-8 text; save it as UTF-8")
+        raise _Stop from None
+
+
+def _load_json(read: Reader, name: str, report: MetaReport, *, required: bool) -> Any:
+    raw = read(name)
+    if raw is None:
+        if required:
+            report.errors.append(f"{name} not found; datasetPath must point at the folder holding meta/, data/ and videos/")
+            raise _Stop
+        return None
+    text = _decode(raw, name, report)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        report.errors.append(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file")
+        raise _Stop from None
+
+
+def parse_jsonl(text: str, name: str) -> tuple[list[Any], list[int], list[str]]:
+    """Rows, 1-based blank line numbers, and one error per malformed line (naming file and line)."""
+    rows: list[Any] = []
+    blanks: list[int] = []
+    errors: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            blanks.append(number)
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            errors.append(f"{name} line {number} is not valid JSON ({exc.msg} at column {exc.colno}); fix or remove that line")
+    return rows, blanks, errors
+
+
+def _load_jsonl(raw: bytes | None, name: str, report: MetaReport) -> list[Any] | None:
+    if raw is None:
+        return None
+    rows, blanks, errors = parse_jsonl(_decode(raw, name, report), name)
+    report.errors.extend(errors)
+    if blanks:
+        report.blank_lines[name] = blanks
+        shown = ", ".join(map(str, blanks[:5])) + (" ..." if len(blanks) > 5 else "")
+        report.warnings.append(
+            f"{name} has blank line(s) ({shown}); Isaac-GR00T N1.5 fails on them, so preparation writes a copy "
+            f"without them and keeps the original as {name.rsplit('/', 1)[-1]}.orig"
+        )
+    return rows
+
+
+def parse_version(value: Any) -> tuple[int, int] | None:
+    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", str(value).strip()) if isinstance(value, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_version(info: dict[str, Any], read: Reader, has_episodes: bool, report: MetaReport) -> str:
+    version = info.get("codebase_version")
+    parsed = parse_version(version)
+    if parsed is None:
+        report.errors.append(
+            f"{INFO}: codebase_version is {version!r}, expected 'v2.0' or 'v2.1'; re-export the dataset with LeRobot v2.x"
+        )
+        raise _Stop
+    if parsed[0] >= 3:
+        report.errors.append(f"{INFO}: this is a LeRobot {version} dataset (episodes in meta/episodes/*.parquet). {CONVERT_HINT}")
+        raise _Stop
+    if parsed[0] < 2:
+        report.errors.append(f"{INFO}: LeRobot {version} is too old for GR00T; convert it to v2.1 with LeRobot's conversion scripts")
+        raise _Stop
+    if not has_episodes and read("meta/tasks.parquet") is not None:
+        report.errors.append(
+            f"{INFO} says {version} but the folder has the LeRobot v3.0 layout (meta/tasks.parquet, no {EPISODES}). {CONVERT_HINT}"
+        )
+        raise _Stop
+    text = f"v{parsed[0]}.{parsed[1]}"
+    if text not in SUPPORTED_VERSIONS:
+        report.warnings.append(f"{INFO}: codebase_version {version!r} is newer than v2.1; checked as v2.1")
+    return text
+
+
+def _check_info_fields(info: dict[str, Any], report: MetaReport) -> None:
+    err = report.errors.append
+    fps = info.get("fps")
+    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or fps <= 0:
+        err(f"{INFO}: fps must be a positive number, got {fps!r}")
+    if not isinstance(info.get("features"), dict):
+        err(f"{INFO}: features must be an object of column name -> {{dtype, shape}}, got {type(info.get('features')).__name__}")
+        raise _Stop
+    for name in ("total_episodes", "total_frames"):
+        if name in info and not _is_int(info[name]):
+            err(f"{INFO}: {name} must be an integer, got {info[name]!r}")
+    chunks = info.get("chunks_size", DEFAULT_CHUNKS_SIZE)
+    if not _is_int(chunks) or chunks < 1:
+        err(f"{INFO}: chunks_size must be a positive integer, got {chunks!r}")
+    data_path = info.get("data_path")
+    if not isinstance(data_path, str) or _format_error(data_path, episode_chunk=0, episode_index=0):
+        err(f"{INFO}: data_path must be a pattern such as 'data/chunk-{{episode_chunk:03d}}/episode_{{episode_index:06d}}.parquet', got {data_path!r}")
+    video_path = info.get("video_path")
+    if video_path is not None and (
+        not isinstance(video_path, str) or _format_error(video_path, episode_chunk=0, episode_index=0, video_key="k")
+    ):
+        err(f"{INFO}: video_path must be null or a pattern using {{episode_chunk}}, {{video_key}} and {{episode_index}}, got {video_path!r}")
+    for key, feature in info["features"].items():
+        if not isinstance(feature, dict) or "dtype" not in feature or not isinstance(feature.get("shape"), list):
+            err(f"{INFO}: feature {key!r} must be an object with 'dtype' and a 'shape' list, got {feature!r}")
+    if info.get("total_chunks") == 0:
+        report.warnings.append(f"{INFO}: total_chunks is 0 (a known LeRobot export quirk); ignored")
+
+
+def _format_error(pattern: str, **values: Any) -> bool:
+    try:
+        pattern.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return True
+    return False
+
+
+def episode_chunk(info: dict[str, Any], episode_index: int) -> int:
+    size = info.get("chunks_size", DEFAULT_CHUNKS_SIZE)
+    return episode_index // (size if _is_int(size) and size > 0 else DEFAULT_CHUNKS_SIZE)
+
+
+def data_file(info: dict[str, Any], episode_index: int) -> str:
+    """Relative path of an episode's parquet file (info.json data_path)."""
+    return str(info["data_path"]).format(episode_chunk=episode_chunk(info, episode_index), episode_index=episode_index)
+
+
+def video_file(info: dict[str, Any], video_key: str, episode_index: int) -> str:
+    """Relative path of an episode's video for one camera (info.json video_path)."""
+    return str(info["video_path"]).format(
+        episode_chunk=episode_chunk(info, episode_index), video_key=video_key, episode_index=episode_index
+    )
+
+
+def _check_episodes(info: dict[str, Any], rows: list[Any] | None, report: MetaReport) -> list[dict[str, Any]]:
+    if rows is None:
+        report.errors.append(f"{EPISODES} not found; a LeRobot v2.x dataset lists its episodes there")
+        return []
+    episodes: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for number, row in enumerate(rows, start=1):
+        where = f"{EPISODES} entry {number}"
+        if not isinstance(row, dict):
+            report.errors.append(f"{where} must be an object, got {row!r}")
+            continue
+        index, length = row.get("episode_index"), row.get("length")
+        if not _is_int(index) or index < 0:
+            report.errors.append(f"{where}: episode_index must be a non-negative integer, got {index!r}")
+            continue
+        if not _is_int(length) or length < 1:
+            report.errors.append(f"{where}: length must be a positive integer, got {length!r}")
+            continue
+        if index in seen:
+            report.errors.append(f"{where}: episode_index {index} is listed twice")
+            continue
+        seen.add(index)
+        episodes.append(row)
+    if rows is not None and not rows:
+        report.errors.append(f"{EPISODES} lists no episode; record at least one")
+    total = info.get("total_episodes")
+    if _is_int(total) and episodes and total != len(episodes):
+        report.warnings.append(f"{INFO}: total_episodes is {total} but {EPISODES} lists {len(episodes)}; the list is used")
+    frames = sum(e["length"] for e in episodes)
+    if _is_int(info.get("total_frames")) and episodes and info["total_frames"] != frames:
+        report.warnings.append(f"{INFO}: total_frames is {info['total_frames']} but the episode lengths add up to {frames}")
+    split = (info.get("splits") or {}).get("train") if isinstance(info.get("splits"), dict) else None
+    if isinstance(split, str) and re.fullmatch(r"\d+:\d+", split) and int(split.split(":")[1]) > len(episodes) and episodes:
+        report.warnings.append(f"{INFO}: split train {split!r} reaches past the {len(episodes)} episodes (ignored; all are used)")
+    return episodes
+
+
+def _check_tasks(rows: list[Any] | None, episodes: list[dict[str, Any]], report: MetaReport) -> int:
+    if rows is None:
+        report.errors.append(f"{TASKS} not found; it maps task_index to the task description GR00T uses as language input")
+        return 0
+    tasks: set[str] = set()
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not _is_int(row.get("task_index")) or not isinstance(row.get("task"), str):
+            report.errors.append(f"{TASKS} entry {number} must be {{\"task_index\": int, \"task\": str}}, got {row!r}")
+            continue
+        tasks.add(row["task"])
+    unknown = sorted({t for e in episodes for t in e.get("tasks") or [] if isinstance(t, str)} - tasks)
+    if unknown and tasks:
+        report.warnings.append(f"{EPISODES} names task(s) missing from {TASKS}: {', '.join(map(repr, unknown[:3]))}")
+    return len(rows)
+
+
+def _width(feature: Any) -> int | None:
+    shape = feature.get("shape") if isinstance(feature, dict) else None
+    if isinstance(shape, list) and len(shape) == 1 and _is_int(shape[0]):
+        return shape[0]
+    return None
+
+
+def _codec(feature: dict[str, Any]) -> str | None:
+    details = feature.get("info") or feature.get("video_info") or {}
+    codec = details.get("video.codec") if isinstance(details, dict) else None
+    return codec if isinstance(codec, str) else None
+
+
+def _check_modality(
+    read: Reader, data_config: str, config: DataConfig | None, info: dict[str, Any], report: MetaReport
+) -> None:
+    modality = _load_json(read, MODALITY, report, required=False)
+    if modality is None:
+        template = config.modality_json() if config else None
+        if template is None:
+            report.errors.append(
+                f"{MODALITY} not found and data config {data_config!r} has no known layout to create it from; "
+                "add a modality.json mapping GR00T's state/action/video/annotation keys to your columns"
+            )
+            return
+        modality, report.modality_is_template = template, True
+    if not isinstance(modality, dict):
+        report.errors.append(f"{MODALITY} must be a JSON object with state, action, video and annotation sections")
+        return
+    report.modality = modality
+    source = f"the {data_config} layout that would be written to {MODALITY}" if report.modality_is_template else MODALITY
+    features = info.get("features") or {}
+    for section, default_key, limit in (("state", STATE_KEY, MAX_STATE_DIM), ("action", ACTION_KEY, MAX_ACTION_DIM)):
+        _check_ranges(modality.get(section), section, default_key, limit, features, source, report)
+    for name, entry in (modality.get("video") or {}).items() if isinstance(modality.get("video"), dict) else ():
+        key = entry.get("original_key") if isinstance(entry, dict) else None
+        if not isinstance(key, str):
+            report.errors.append(f"{source}: video.{name} needs an 'original_key' naming the camera column")
+        elif not isinstance(features.get(key), dict) or features[key].get("dtype") != "video":
+            cams = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"]
+            report.errors.append(
+                f"{source}: video.{name} reads {key!r}, which {INFO} does not list as a video feature "
+                f"(cameras: {', '.join(cams) or 'none'}); fix original_key or record that camera"
+            )
+    for name, entry in (modality.get("annotation") or {}).items() if isinstance(modality.get("annotation"), dict) else ():
+        key = entry.get("original_key", f"annotation.{name}") if isinstance(entry, dict) else None
+        if key not in features:
+            report.errors.append(f"{source}: annotation.{name} reads column {key!r}, which {INFO} does not list")
+    if config is not None:
+        missing = [
+            key
+            for key in (*config.video_keys, *config.state_keys, *config.action_keys, config.language_key)
+            if not isinstance(modality.get(key.split(".", 1)[0]), dict) or key.split(".", 1)[1] not in modality[key.split(".", 1)[0]]
+        ]
+        if missing:
+            report.errors.append(
+                f"{source} lacks key(s) {', '.join(missing)} that data config {data_config!r} reads; "
+                "add them or choose the data config matching your robot"
+            )
+
+
+def _check_ranges(
+    section: Any, name: str, default_key: str, limit: int, features: dict[str, Any], source: str, report: MetaReport
+) -> None:
+    if not isinstance(section, dict) or not section:
+        report.errors.append(f"{source}: the {name!r} section must map each {name} part to {{start, end}}")
+        return
+    total: dict[str, int] = {}
+    for part, entry in section.items():
+        if not isinstance(entry, dict) or not _is_int(entry.get("start")) or not _is_int(entry.get("end")):
+            report.errors.append(f"{source}: {name}.{part} needs integer 'start' and 'end', got {entry!r}")
+            continue
+        start, end = entry["start"], entry["end"]
+        column = entry.get("original_key", default_key)
+        width = _width(features.get(column))
+        if not 0 <= start < end:
+            report.errors.append(f"{source}: {name}.{part} has start {start} and end {end}; need 0 <= start < end")
+        elif column not in features:
+            report.errors.append(f"{source}: {name}.{part} reads column {column!r}, which {INFO} does not list")
+        elif width is None:
+            report.errors.append(f"{INFO}: feature {column!r} must have a one-dimensional shape like [6], got {features[column].get('shape')!r}")
+        elif end > width:
+            report.errors.append(
+                f"{source}: {name}.{part} spans [{start}, {end}) but {column!r} has {width} values per frame; "
+                "fix the ranges or choose the data config matching your robot"
+            )
+        else:
+            total[column] = max(total.get(column, 0), end)
+    used = sum(e["end"] - e["start"] for e in section.values() if isinstance(e, dict) and _is_int(e.get("start")) and _is_int(e.get("end")))
+    if used > limit:
+        report.errors.append(f"{source}: {name} parts add up to {used} values; GR00T N1.5 handles at most {limit}")
+    for column, end in total.items():
+        width = _width(features.get(column))
+        if width is not None and end < width:
+            report.warnings.append(f"{source}: {name} uses the first {end} of the {width} values of {column!r}; the rest are ignored")
+
+
+def _summary(version: str, info: dict[str, Any], episodes: list[dict[str, Any]], tasks: int, report: MetaReport, data_config: str) -> None:
+    features = info.get("features") or {}
+    modality = report.modality or {}
+    state_key = STATE_KEY
+    action_key = ACTION_KEY
+    for section, default in (("state", STATE_KEY), ("action", ACTION_KEY)):
+        entries = modality.get(section) if isinstance(modality.get(section), dict) else {}
+        keys = {e.get("original_key", default) for e in entries.values() if isinstance(e, dict)}
+        if len(keys) == 1:
+            if section == "state":
+                state_key = keys.pop()
+            else:
+                action_key = keys.pop()
+    report.summary = {
+        "version": version,
+        "robot_type": info.get("robot_type"),
+        "episodes": len(episodes),
+        "frames": sum(e["length"] for e in episodes),
+        "fps": info.get("fps"),
+        "tasks": tasks,
+        "cameras": {k: _codec(f) for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"},
+        "state_dim": _width(features.get(state_key)),
+        "action_dim": _width(features.get(action_key)),
+        "modality": f"created from {data_config}" if report.modality_is_template else "present",
+    }
+
+
+def check_meta(read: Reader, data_config: str) -> MetaReport:
+    """Check the meta files of a LeRobot dataset for ``data_config``; never raises for bad content.
+
+    ``read("meta/info.json")`` returns the file's bytes or None when it does not exist.
+    """
+    report = MetaReport()
+    config = get_data_config(data_config)
+    if config is None and not is_custom_config(data_config):
+        report.errors.append(f"unknown data config {data_config!r}; use a GR00T N1.5 data config name or 'module:Class'")
+        return report
+    try:
+        info = _load_json(read, INFO, report, required=True)
+        if not isinstance(info, dict):
+            report.errors.append(f"{INFO} must hold a JSON object, found {type(info).__name__}")
+            raise _Stop
+        episodes_raw = read(EPISODES)
+        version = _check_version(info, read, episodes_raw is not None, report)
+        _check_info_fields(info, report)
+        report.info = info
+        episodes = _check_episodes(info, _load_jsonl(episodes_raw, EPISODES, report), report)
+        report.episodes = episodes
+        tasks = _check_tasks(_load_jsonl(read(TASKS), TASKS, report), episodes, report)
+        if info.get("video_path") is None and config is not None and config.video_keys:
+            report.errors.append(
+                f"{INFO}: video_path is null but data config {data_config!r} needs cameras {', '.join(config.video_names)}; "
+                "record the videos or choose a data config without cameras"
+            )
+        _check_modality(read, data_config, config, info, report)
+        _summary(version, info, episodes, tasks, report, data_config)
+    except _Stop:
+        pass
+    return report
+
+
+__all__ = [
+    "CONVERT_HINT",
+    "EPISODES",
+    "INFO",
+    "MODALITY",
+    "MetaReport",
+    "STATS",
+    "TASKS",
+    "check_meta",
+    "data_file",
+    "parse_jsonl",
+    "parse_version",
+    "video_file",
+]
