@@ -9,7 +9,9 @@ the numeric data and no per-row objects are made. Means and stds accumulate in f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gr00t_core.errors import DatasetError
+from gr00t_data.meta import data_file, parse_jsonl
 
 STAT_FIELDS = ("mean", "std", "min", "max", "q01", "q99")
 _SKIPPED_PREFIX = "annotation."  # GR00T skips these columns (language annotations stored as indices)
@@ -81,58 +84,118 @@ def column_matrix(column: pa.ChunkedArray | pa.Array, *, name: str, where: str) 
 
 
 def episode_parquet_files(dataset_dir: Path) -> list[Path]:
-    """Every ``data/**/*.parquet`` file in a stable order (chunk, then episode)."""
+    """The parquet files GR00T reads: one per episode of meta/episodes.jsonl through info.json's ``data_path``.
+
+    Falls back to every ``data/**/*.parquet`` file when the meta files cannot say (preparation checks them).
+    """
+    try:
+        info = json.loads((dataset_dir / "meta/info.json").read_text(encoding="utf-8-sig"))
+        rows, _, errors = parse_jsonl((dataset_dir / "meta/episodes.jsonl").read_text(encoding="utf-8-sig"), "episodes")
+        if not errors and rows:
+            return [dataset_dir / data_file(info, int(row["episode_index"])) for row in rows]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        pass
     return sorted((dataset_dir / "data").glob("**/*.parquet"))
 
 
-def compute_stats(dataset_dir: Path, *, files: Sequence[Path] | None = None) -> dict[str, dict[str, list[float]]]:
-    """GR00T's stats of every numeric column over all frames of ``files`` (default: every episode parquet file).
+@dataclass
+class NumericData:
+    """Every numeric column of a set of episode files, stacked: ``columns[name]`` is float32 ``(frames, dims)``."""
 
-    Raises DatasetError when there is no parquet file, a file is unreadable, or columns disagree between files.
+    columns: dict[str, np.ndarray]
+    rows: list[int]  # frames per file, in the order given
+
+
+def _label(path: Path, base: Path | None) -> str:
+    try:
+        return str(path.relative_to(base)) if base else str(path)
+    except ValueError:
+        return str(path)
+
+
+def load_numeric(paths: Sequence[Path], *, base: Path | None = None) -> NumericData:
+    """Read the GR00T-averaged columns of ``paths`` into one preallocated float32 matrix per column.
+
+    Raises DatasetError listing every unreadable file (missing, truncated, not parquet), every file whose
+    columns differ from the first one's, and every column with nulls or ragged widths. ``base`` shortens the
+    file names in messages.
     """
-    paths = list(files) if files is not None else episode_parquet_files(dataset_dir)
-    if not paths:
-        raise DatasetError([f"{dataset_dir / 'data'}: no parquet file found; statistics need the episode data"])
-
-    # Pass 1: footers only, to learn the columns and the row count, so each column gets one preallocated matrix.
-    schemas: list[dict[str, int]] = []
+    problems: list[str] = []
+    # Pass 1: footers only, to learn the columns and row counts, so each column gets one preallocated matrix.
+    schemas: list[dict[str, int] | None] = []
     rows: list[int] = []
     for path in paths:
         try:
             meta = pq.read_metadata(path)
             schemas.append(stats_columns(meta.schema.to_arrow_schema()))
+            rows.append(meta.num_rows)
+        except FileNotFoundError:
+            problems.append(f"{_label(path, base)}: episode file missing; restore it or remove the episode from meta/episodes.jsonl")
+            schemas.append(None)
+            rows.append(0)
         except (pa.ArrowException, OSError) as exc:
-            raise DatasetError([f"{path}: not a readable parquet file ({exc}); re-export or remove the episode"]) from None
-        rows.append(meta.num_rows)
-    columns = schemas[0]
-    for path, cols in zip(paths, schemas):
+            problems.append(f"{_label(path, base)}: not a readable parquet file ({exc}); re-export or restore the episode")
+            schemas.append(None)
+            rows.append(0)
+    readable = [(p, s) for p, s in zip(paths, schemas) if s is not None]
+    if not readable:
+        raise DatasetError(problems or ["no parquet file to read; the dataset needs its data/ folder"])
+    first_path, columns = readable[0]
+    for path, cols in readable[1:]:
         if set(cols) != set(columns):
-            diff = sorted(set(cols) ^ set(columns))
-            raise DatasetError([f"{path}: numeric columns differ from {paths[0].name} ({', '.join(diff)}); all episodes need the same columns"])
+            diff = ", ".join(sorted(set(cols) ^ set(columns)))
+            problems.append(f"{_label(path, base)}: numeric columns differ from {_label(first_path, base)} ({diff}); all episodes need the same columns")
+    if problems:
+        raise DatasetError(problems)
 
     total = sum(rows)
     matrices: dict[str, np.ndarray] = {}
     offset = 0
     for path, n in zip(paths, rows):
+        where = _label(path, base)
         try:
             table = pq.read_table(path, columns=list(columns))
         except (pa.ArrowException, OSError) as exc:
-            raise DatasetError([f"{path}: not a readable parquet file ({exc}); re-export or remove the episode"]) from None
+            problems.append(f"{where}: not a readable parquet file ({exc}); re-export or restore the episode")
+            offset += n
+            continue
         for name in columns:
-            part = column_matrix(table.column(name), name=name, where=str(path))
+            try:
+                part = column_matrix(table.column(name), name=name, where=where)
+            except DatasetError as exc:
+                problems.extend(exc.problems)
+                continue
             target = matrices.get(name)
             if target is None:
-                target = matrices[name] = np.empty((total, part.shape[1]), dtype=np.float32)
+                target = matrices[name] = np.zeros((total, part.shape[1]), dtype=np.float32)
             elif target.shape[1] != part.shape[1]:
-                raise DatasetError(
-                    [f"{path}: column {name!r} has {part.shape[1]} values per row, earlier episodes have {target.shape[1]}"]
-                )
+                problems.append(f"{where}: column {name!r} has {part.shape[1]} values per frame, earlier episodes have {target.shape[1]}")
+                continue
             target[offset : offset + n] = part
         offset += n
         del table
-    if total == 0:
-        raise DatasetError([f"{dataset_dir / 'data'}: the parquet files hold no rows"])
-    return {name: describe(matrix) for name, matrix in matrices.items()}
+    if problems:
+        raise DatasetError(problems)
+    return NumericData(matrices, rows)
+
+
+def compute_stats(dataset_dir: Path, *, files: Sequence[Path] | None = None) -> dict[str, dict[str, list[float]]]:
+    """GR00T's stats of every numeric column over all frames of ``files`` (default: every episode's file).
+
+    Raises DatasetError when a file is unreadable, columns disagree between files, or there are no frames.
+    """
+    paths = list(files) if files is not None else episode_parquet_files(dataset_dir)
+    if not paths:
+        raise DatasetError([f"{dataset_dir / 'data'}: no parquet file found; statistics need the episode data"])
+    data = load_numeric(paths, base=dataset_dir)
+    return stats_of(data, where=str(dataset_dir / "data"))
+
+
+def stats_of(data: NumericData, *, where: str) -> dict[str, dict[str, list[float]]]:
+    """The six statistics of every column of already loaded data."""
+    if not sum(data.rows):
+        raise DatasetError([f"{where}: the parquet files hold no rows"])
+    return {name: describe(matrix) for name, matrix in data.columns.items()}
 
 
 def describe(matrix: np.ndarray) -> dict[str, list[float]]:
@@ -163,4 +226,15 @@ def missing_stats(stats: Any, required: Sequence[str]) -> list[str]:
     return problems
 
 
-__all__ = ["STAT_FIELDS", "column_matrix", "compute_stats", "describe", "episode_parquet_files", "missing_stats", "stats_columns"]
+__all__ = [
+    "STAT_FIELDS",
+    "NumericData",
+    "column_matrix",
+    "compute_stats",
+    "describe",
+    "episode_parquet_files",
+    "load_numeric",
+    "missing_stats",
+    "stats_columns",
+    "stats_of",
+]
