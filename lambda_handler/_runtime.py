@@ -48,7 +48,7 @@ def record_launch(outcome: dict[str, Any]) -> None:
         metrics.add_metric(name="JobsLaunched", unit=MetricUnit.Count, value=1)
         if outcome.get("refusedInstanceTypes"):
             metrics.add_metric(name="InstanceTypeFallbacks", unit=MetricUnit.Count, value=len(outcome["refusedInstanceTypes"]))
-        logger.info("training job launched", extra={k: outcome.get(k) for k in ("trainingJobName", "instanceType", "outputFolderUri", "warnings")})
+        logger.info("training job launched", extra={k: outcome.get(k) for k in ("trainingJobName", "instanceType", "outputFolderUri", "dataset", "warnings")})
     elif status == "ADOPTED":
         metrics.add_metric(name="LaunchRetriesAdopted", unit=MetricUnit.Count, value=1)
         logger.info("existing training job adopted", extra={k: outcome.get(k) for k in ("trainingJobName", "trainingJobStatus")})

@@ -215,6 +215,7 @@ def handle_launch_event(
         "instanceType": result.instance_type,
         "refusedInstanceTypes": [{"instanceType": t, "reason": why} for t, why in result.refused],
         "outputFolderUri": folder,
+        "dataset": plan.dataset,
         "warnings": plan.warnings,
     }
 

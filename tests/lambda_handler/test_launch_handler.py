@@ -73,6 +73,7 @@ def _bad_inputs():
         ("broken config file", {}, "config:{oops", "Gr00t.InvalidConfig", "gr00t_config.json is not valid JSON (line 1"),
         ("asset with no dataset", {}, "no-dataset", "Gr00t.DatasetNotReady", "nothing found under s3://vams-asset-bucket/"),
         ("dataset in another folder", {"inputParameters": '{"datasetPath": "recordings"}'}, None, "Gr00t.DatasetNotReady", "set datasetPath in gr00t_config.json"),
+        ("data config of another robot", {"inputParameters": '{"dataConfig": "so100"}'}, None, "Gr00t.DatasetNotReady", "lacks key(s) video.webcam that data config 'so100' reads"),
     ]
 
 
