@@ -40,7 +40,7 @@ class MetaReport:
     """What the meta files say, and what is wrong with them.
 
     ``summary``: version, robot_type, episodes, frames, fps, tasks, cameras (video feature -> codec),
-    state_dim, action_dim, modality ("present" or "created from <config>").
+    state_dim, action_dim, modality ("present" or "will be created from <config>").
     """
 
     errors: list[str] = field(default_factory=list)
@@ -377,7 +377,7 @@ def _summary(version: str, info: dict[str, Any], episodes: list[dict[str, Any]],
         "cameras": {k: _codec(f) for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"},
         "state_dim": _width(features.get(state_key)),
         "action_dim": _width(features.get(action_key)),
-        "modality": f"created from {data_config}" if report.modality_is_template else "present",
+        "modality": f"will be created from {data_config}" if report.modality_is_template else "present",
     }
 
 

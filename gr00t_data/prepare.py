@@ -205,6 +205,7 @@ def _write_files(root: Path, meta: MetaReport, data: NumericData, report: Prepar
         try:
             _write_atomic(root / MODALITY, json.dumps(meta.modality, indent=4) + "\n", replace=False)
             report.prepared.append(MODALITY)
+            report.summary["modality"] = f"created from {report.data_config}"
         except FileExistsError:
             report.warnings.append(f"{MODALITY} appeared while preparing; kept as it is")
 
@@ -224,10 +225,11 @@ def _write_files(root: Path, meta: MetaReport, data: NumericData, report: Prepar
         )
 
 
-def prepare_dataset(dataset_dir: Path, data_config: str, *, decode_check: bool = True) -> PrepareReport:
+def prepare_dataset(dataset_dir: Path, data_config: str, *, decode_check: bool = True, write: bool = True) -> PrepareReport:
     """Check the dataset at ``dataset_dir`` for ``data_config`` and add modality.json / stats.json when needed.
 
-    ``decode_check`` decodes one frame per camera. Raises DatasetError listing every blocking problem.
+    ``decode_check`` decodes one frame per camera; ``write=False`` checks only and writes nothing.
+    Raises DatasetError listing every blocking problem.
     """
     root = Path(dataset_dir)
     if not root.is_dir():
@@ -250,7 +252,8 @@ def prepare_dataset(dataset_dir: Path, data_config: str, *, decode_check: bool =
     summary["cameras"] = {**summary.get("cameras", {}), **codecs}
     report = PrepareReport(root, data_config, summary, warnings)
     try:
-        _write_files(root, meta, data, report)
+        if write:
+            _write_files(root, meta, data, report)
     except PermissionError as exc:
         raise DatasetError(
             [f"{exc.filename or root}: cannot write ({exc.strerror}); make the dataset folder writable or prepare a copy"]

@@ -54,7 +54,7 @@ def test_a_raw_v21_dataset_is_fine_and_summarised(files: dict[str, bytes]) -> No
         "cameras": {"observation.images.front": "h264", "observation.images.wrist": "h264"},
         "state_dim": 6,
         "action_dim": 6,
-        "modality": "created from so100_dualcam",
+        "modality": "will be created from so100_dualcam",
     }
 
 

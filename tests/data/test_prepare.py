@@ -41,6 +41,14 @@ def test_a_raw_dataset_gets_modality_and_stats(dualcam: Path) -> None:
     assert again.prepared == [] and snapshot(dualcam) == after
 
 
+def test_check_only_writes_nothing(dualcam: Path) -> None:
+    before = snapshot(dualcam)
+    report = prepare_dataset(dualcam, "so100_dualcam", write=False)
+    assert report.prepared == [] and report.summary["modality"] == "will be created from so100_dualcam"
+    assert snapshot(dualcam) == before
+    assert prepare_dataset(dualcam, "so100_dualcam").summary["modality"] == "created from so100_dualcam"
+
+
 def test_a_users_modality_json_is_never_overwritten(dualcam: Path) -> None:
     mine = DATA_CONFIGS["so100_dualcam"].modality_json()
     mine["state"]["single_arm"]["absolute"] = True  # valid, but not what the template would write
