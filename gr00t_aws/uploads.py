@@ -9,6 +9,7 @@ permanent error (access denied, no such bucket) stops at once with a message nam
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -110,11 +111,28 @@ def upload_batch(
             break
         if attempt < attempts:
             sleep(backoff_seconds * 2 ** (attempt - 1))
-    names = ", ".join(i.key for i in pending[:5]) + (f" and {len(pending) - 5} more" if len(pending) > 5 else "")
+    names = ", ".join(i.key for i in pending[:3]) + (f" and {len(pending) - 3} more" if len(pending) > 3 else "")
     raise UploadError(
-        f"{len(pending)} of {len(items)} {what} were not copied to s3://{bucket}/ ({names}): {last_error}; "
-        "check the training role's s3:PutObject permission on the output bucket (objects already copied are kept)"
+        f"{len(pending)} of {len(items)} {what} were not copied to s3://{bucket}/ ({names}): {describe_error(last_error)}"
+        " (objects already copied are kept)"
     )
+
+
+_AWS_ERROR = re.compile(r"An error occurred \(([\w.]+)\)[^:]*: (.*)$")
+_HINTS = {
+    "NoSuchBucket": "the bucket does not exist: check the output path the job was given",
+    "AccessDenied": "allow s3:PutObject on it in the training job's role (and kms:GenerateDataKey for a KMS key)",
+}
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """``Code: message; what to do`` from a boto3/botocore error, without the local file paths."""
+    text = str(exc).strip().splitlines()[-1] if exc is not None and str(exc).strip() else type(exc).__name__
+    match = _AWS_ERROR.search(text)
+    if not match:
+        return f"{text}; S3 kept failing after retries"
+    code, message = match.groups()
+    return f"{code}: {message}; {_HINTS.get(code, 'S3 kept failing after retries')}"
 
 
 def put_json(client: Any, uri: str, data: Any) -> None:

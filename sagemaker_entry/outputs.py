@@ -66,6 +66,7 @@ class OutputPublisher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one upload batch at a time (background and final never overlap)
+        self._failed: set[str] = set()  # checkpoints whose background copy failed after its retries
         self._projected_warned = False
         self._count_warned = False
 
@@ -79,7 +80,7 @@ class OutputPublisher:
             try:
                 self.upload_complete_checkpoints()
             except Exception as exc:  # noqa: BLE001 - keep training; the final pass retries and reports
-                log.warning("background upload failed (will retry at the end): %s", exc)
+                log.warning("background upload failed (the final copy retries it): %s", exc)
             self._stop.wait(self.poll_seconds)
 
     def stop(self, *, wait: bool = True) -> None:
@@ -92,13 +93,17 @@ class OutputPublisher:
         for _step, path in list_checkpoints(self.checkpoint_dir):
             if self._stop.is_set() and not final:
                 return
-            if path.name in self.stats.checkpoints:
+            if path.name in self.stats.checkpoints or (path.name in self._failed and not final):
                 continue
             # At the end the trainer has exited: a checkpoint with its completion mark is complete.
             ready = has_completion_mark(path, self.watch.engine) if final else self.watch.is_complete(path)
             if not ready:
                 continue
-            sent = self._upload_tree(path, what=f"files of {path.name}")
+            try:
+                sent = self._upload_tree(path, what=f"files of {path.name}")
+            except UploadError:
+                self._failed.add(path.name)  # retried (already with backoff) only by the final pass
+                raise
             self.stats.checkpoints.append(path.name)
             if sent:
                 log.info("copied %s (%d files) to %s%s/", path.name, sent, self.uri, path.name)
