@@ -193,12 +193,14 @@ def generate_dataset(
     write_stats: bool = False,
     write_videos: bool = True,
     episode_lengths: Sequence[int] | None = None,
+    robot_type: str | None = None,
 ) -> Path:
     """Write a LeRobot dataset under ``root`` (created; must not hold a dataset yet) and return ``root``.
 
     ``episode_lengths`` overrides ``episodes`` x ``frames_per_episode`` with explicit lengths. ``write_videos``
     False leaves the videos out (info.json still lists the cameras), for parquet-only benchmarks.
     ``write_modality`` / ``write_stats`` add what preparation would add (meta/modality.json, meta/stats.json).
+    ``robot_type`` overrides info.json's robot_type (e.g. "so101" for an SO-101 arm, same layout as SO-100).
     """
     spec = _layout(layout)
     if version not in VERSIONS:
@@ -252,7 +254,7 @@ def generate_dataset(
 
     info = {
         "codebase_version": version,
-        "robot_type": spec.robot_type,
+        "robot_type": robot_type or spec.robot_type,
         "total_episodes": len(lengths),
         "total_frames": index,
         "total_tasks": n_tasks,
@@ -285,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", choices=LAYOUTS, default="so100_dualcam")
     parser.add_argument("--episodes", type=int, default=4)
     parser.add_argument("--frames", type=int, default=60, help="frames per episode")
+    parser.add_argument("--frames-max", type=int, help="vary episode lengths between --frames and this (seeded)")
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--height", type=int, default=48)
@@ -293,12 +296,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", choices=VERSIONS, default="v2.1")
     parser.add_argument("--modality", action="store_true", help="also write meta/modality.json")
     parser.add_argument("--stats", action="store_true", help="also write meta/stats.json")
+    parser.add_argument("--robot-type", help="info.json robot_type (default: from the layout)")
     args = parser.parse_args(argv)
+    lengths = None
+    if args.frames_max is not None:
+        if args.frames_max < args.frames:
+            parser.error("--frames-max must be at least --frames")
+        lengths = np.random.default_rng(args.seed).integers(args.frames, args.frames_max + 1, args.episodes).tolist()
     try:
         root = generate_dataset(
             args.out, layout=args.layout, episodes=args.episodes, frames_per_episode=args.frames, fps=args.fps,
             width=args.width, height=args.height, codec=args.codec, seed=args.seed, version=args.version,
-            write_modality=args.modality, write_stats=args.stats,
+            write_modality=args.modality, write_stats=args.stats, episode_lengths=lengths, robot_type=args.robot_type,
         )
     except (ValueError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
