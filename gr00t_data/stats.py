@@ -4,7 +4,8 @@ Semantics match Isaac-GR00T N1.5 ``calculate_dataset_statistics`` (reference/gr0
 column except ``annotation.*``, values as float32, population std, numpy's linear quantiles at 0.01 and 0.99.
 GR00T gets there by concatenating pandas frames and building one Python object per row; here each column is
 read by pyarrow straight into one preallocated float32 matrix (rows x dims), so memory stays about the size of
-the numeric data and no per-row objects are made. Means and stds accumulate in float64.
+the numeric data and no per-row objects are made. The reductions themselves are GR00T's (float32 numpy over the
+same rows in the same order), so the file holds what GR00T would have written itself.
 """
 
 from __future__ import annotations
@@ -202,8 +203,8 @@ def describe(matrix: np.ndarray) -> dict[str, list[float]]:
     """The six GR00T statistics of a ``(rows, dims)`` matrix, one value per dimension."""
     q01, q99 = np.quantile(matrix, [0.01, 0.99], axis=0)
     return {
-        "mean": matrix.mean(axis=0, dtype=np.float64).tolist(),
-        "std": matrix.std(axis=0, dtype=np.float64).tolist(),
+        "mean": matrix.mean(axis=0).astype(np.float64).tolist(),
+        "std": matrix.std(axis=0).astype(np.float64).tolist(),
         "min": matrix.min(axis=0).astype(np.float64).tolist(),
         "max": matrix.max(axis=0).astype(np.float64).tolist(),
         "q01": q01.astype(np.float64).tolist(),

@@ -4,35 +4,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from benchmarks.bench_stats import pandas_stats as gr00t_reference_stats  # GR00T's pandas concat, restated
 from gr00t_core.errors import DatasetError
 from gr00t_data.stats import STAT_FIELDS, column_matrix, compute_stats, missing_stats
-
-
-def gr00t_reference_stats(parquet_files: list[Path], exclude: tuple[str, ...] = ()) -> dict[str, dict[str, list[float]]]:
-    """Isaac-GR00T N1.5 calculate_dataset_statistics, restated: concat frames, vstack rows, float32 numpy stats.
-
-    (GR00T itself crashes on text columns; ``exclude`` leaves them out of the reference.)
-    """
-    frame = pd.concat([pd.read_parquet(p) for p in parquet_files], axis=0).drop(columns=list(exclude))
-    out = {}
-    for column in frame.columns:
-        if column.startswith("annotation."):
-            continue
-        data = np.vstack([np.asarray(x, dtype=np.float32) for x in frame[column]])
-        out[column] = {
-            "mean": np.mean(data, axis=0).tolist(),
-            "std": np.std(data, axis=0).tolist(),
-            "min": np.min(data, axis=0).tolist(),
-            "max": np.max(data, axis=0).tolist(),
-            "q01": np.quantile(data, 0.01, axis=0).tolist(),
-            "q99": np.quantile(data, 0.99, axis=0).tolist(),
-        }
-    return out
 
 
 def assert_same_stats(ours: dict, reference: dict) -> None:
