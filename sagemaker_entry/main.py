@@ -244,9 +244,13 @@ class Entry:
     def _prepare_dataset(self, plan: Plan) -> None:
         from sagemaker_entry.dataset import prepare
 
-        copy, _report = prepare(plan.dataset_source, plan.dataset_dir, str(plan.config["dataConfig"]))
+        copy, report = prepare(plan.dataset_source, plan.dataset_dir, str(plan.config["dataConfig"]))
         how = "hard links" if copy.hardlinks else "symbolic links"
-        log.info("dataset working copy %s: %d files linked (%s), %d copied", copy.path, copy.linked_files, how, copy.copied_files)
+        log.info("dataset working copy %s: %d files linked (%s), %d copied; prepared: %s", copy.path, copy.linked_files,
+                 how, copy.copied_files, ", ".join(report.prepared) or "nothing needed")
+        for warning in report.warnings:
+            log.warning("dataset: %s", warning)
+        self.warnings.extend(f"dataset: {w}" for w in report.warnings)
 
     def _fetch_model(self, plan: Plan) -> ModelResult:
         cache = self.model_cache(plan.config, plan.identity)
