@@ -1,6 +1,5 @@
 import pytest
 
-from lambda_handler import job_events, launch, stop
 from tests.launcher.aws_env import aws_world, dataset_meta, lambda_runtime
 
 
@@ -11,8 +10,3 @@ def world():
         w.put_asset(dataset_meta(), config={"maxSteps": 300})
         with lambda_runtime(w):
             yield w
-
-
-@pytest.fixture
-def handlers():
-    return {"launch": launch.handler, "job_events": job_events.handler, "stop": stop.handler}
