@@ -10,6 +10,7 @@ frames are decoded lazily (see :mod:`.frames`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,10 @@ def bounds_from_statistics(statistics: dict[str, Any], layout: Layout) -> Bounds
     )
 
 
+def _ignore(message: str) -> None:
+    pass
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -200,7 +205,7 @@ def _concat(matrices: dict[str, np.ndarray], parts: tuple[Part, ...], where: str
 class LeRobotDataset:
     """Metadata, episode arrays and normalisation bounds of one dataset for one data config."""
 
-    def __init__(self, root: Path, data_config: str, *, warn: Any = None) -> None:
+    def __init__(self, root: Path, data_config: str, *, warn: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
         meta = self.root / "meta"
         self.info = _read_json(meta / "info.json")
@@ -217,9 +222,8 @@ class LeRobotDataset:
             raise DatasetError([f"{meta / 'episodes.jsonl'}: lists no episode"])
         if self.layout.cameras and not self.info.get("video_path"):
             raise DatasetError([f"{meta / 'info.json'}: video_path is null but data config {data_config!r} needs cameras"])
-        self._warn = warn or (lambda message: None)
         # GR00T's experiment_cfg/metadata.json "statistics": kind -> part -> stat -> one value per dimension
-        self.statistics = self._statistics(meta / "stats.json")
+        self.statistics = self._statistics(meta / "stats.json", warn or _ignore)
         self.bounds = bounds_from_statistics(self.statistics, self.layout)
 
     # --- paths -------------------------------------------------------------------------------------------
@@ -280,7 +284,7 @@ class LeRobotDataset:
         return self.tasks.get(int(task_index), "")
 
     # --- statistics --------------------------------------------------------------------------------------
-    def _statistics(self, stats_path: Path) -> dict[str, dict[str, dict[str, list[float]]]]:
+    def _statistics(self, stats_path: Path, warn: Callable[[str], None]) -> dict[str, dict[str, dict[str, list[float]]]]:
         columns = sorted({p.column for p in self.layout.state + self.layout.action})
         if stats_path.exists():
             stats = _read_json(stats_path)
@@ -290,7 +294,7 @@ class LeRobotDataset:
         else:
             # GR00T recomputes a missing stats.json and writes it into the dataset; this engine never writes
             # into the user's dataset, so it computes the same numbers in memory and says so.
-            self._warn(f"{stats_path} is missing: statistics computed in memory; prepare the dataset to keep them")
+            warn(f"{stats_path} is missing: statistics computed in memory; prepare the dataset to keep them")
             stats = compute_stats(self.root)
 
         def per_part(parts: tuple[Part, ...]) -> dict[str, dict[str, list[float]]]:

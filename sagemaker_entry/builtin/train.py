@@ -17,16 +17,20 @@ on stderr, no traceback), anything else an unexpected failure (with its tracebac
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import seed_worker
 
 from gr00t_core.errors import ConfigError, UserError
 from sagemaker_entry.builtin.callbacks import CompleteCheckpoints, ConsoleLog, StopOnSignal
@@ -80,15 +84,37 @@ class _Log:
             print(f"{PREFIX} {message}", flush=True)
 
 
+def _start_worker(worker_id: int, *, num_workers: int, rank: int) -> None:
+    # A worker leaves the rank's process group: torchrun stops a rank by signalling that whole group, and torch
+    # makes a worker die of any SIGTERM not sent by its parent, which would crash the rank before it saves its
+    # checkpoint. The rank stops its workers itself (and a worker exits if its rank dies).
+    os.setpgid(0, 0)
+    seed_worker(worker_id, num_workers=num_workers, rank=rank)
+
+
 class _Trainer(Trainer):
-    """The stock Trainer with the episode-window sampler (keeps each worker's decoded-video cache warm)."""
+    """The stock Trainer fed by the episode-window sampler (keeps each worker's decoded-video cache warm)."""
 
     def __init__(self, *args: Any, sampler: EpisodeWindowSampler, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._window_sampler = sampler
 
-    def _get_train_sampler(self, train_dataset=None):
-        return self._window_sampler
+    def get_train_dataloader(self) -> DataLoader:
+        a = self.args
+        workers = a.dataloader_num_workers
+        loader = DataLoader(
+            self.train_dataset,
+            batch_size=self._train_batch_size,
+            sampler=self._window_sampler,
+            collate_fn=self.data_collator,
+            num_workers=workers,
+            pin_memory=a.dataloader_pin_memory,
+            persistent_workers=workers > 0,
+            prefetch_factor=a.dataloader_prefetch_factor if workers else None,
+            worker_init_fn=partial(_start_worker, num_workers=workers, rank=a.process_index) if workers else None,
+            drop_last=a.dataloader_drop_last,
+        )
+        return self.accelerator.prepare(loader)
 
 
 def _base_policy(request: TrainRequest, log: _Log) -> tuple[PolicyConfig, dict[str, torch.Tensor]] | None:
@@ -162,7 +188,6 @@ def training_arguments(request: TrainRequest, *, distributed: bool) -> TrainingA
         logging_first_step=True,
         seed=c["seed"],
         dataloader_num_workers=workers,
-        dataloader_persistent_workers=workers > 0,
         remove_unused_columns=False,
         report_to="none",
         disable_tqdm=True,
@@ -171,6 +196,15 @@ def training_arguments(request: TrainRequest, *, distributed: bool) -> TrainingA
         ddp_backend=("nccl" if cuda else "gloo") if distributed else None,
         ddp_find_unused_parameters=False if distributed else None,
     )
+
+
+def _limit_cpu_threads(workers: int, local_world: int) -> None:
+    """On CPU, leave a core to each DataLoader worker: torch's intra-op threads otherwise compete with the
+    decoding workers, and on a small shared machine two threads can be several times slower than one."""
+    if torch.cuda.is_available() or "OMP_NUM_THREADS" in os.environ:
+        return  # GPU training, or the user (or torchrun) chose
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, cores // max(1, local_world) - workers))
 
 
 def _resume_path(request: TrainRequest, log: _Log) -> str | None:
@@ -249,6 +283,7 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
     counts = parameter_counts(model)
     log.info(f"trainable_parameters={counts[0]} total_parameters={counts[1]}")
 
+    _limit_cpu_threads(config["dataloaderNumWorkers"], int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     options = request.options
     cache_bytes = options.frame_cache_mb * 2**20
     dataset = ChunkDataset(
@@ -275,8 +310,14 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
 
     resume = _resume_path(request, log)
     start_step = (checkpoint_step(Path(resume)) or 0) if resume else 0
+    # Objects made so far stay put in the forked workers' copy-on-write pages instead of being copied when the
+    # collector walks them (part of the memory growth of forked DataLoader workers).
+    gc.freeze()
     began = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    finally:
+        gc.unfreeze()
     runtime = time.perf_counter() - began
     if rank != 0:
         return None

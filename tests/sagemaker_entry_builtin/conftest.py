@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from gr00t_data.synthetic import generate_dataset
+from sagemaker_entry.builtin.train import main
 
 # A policy small enough to train a few dozen steps in about a second on one core.
 TINY = {
@@ -24,6 +28,19 @@ TINY = {
     "frame_cache_mb": 16,
 }
 QUICK = {"maxSteps": 12, "batchSize": 8, "saveSteps": 6, "learningRate": 1e-3, "dataloaderNumWorkers": 0}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_cpu_thread():
+    """One intra-op thread (the engine then keeps it): on a small shared machine two competing threads are
+    several times slower than one, and test subprocesses inherit the setting."""
+    before = torch.get_num_threads()
+    patch = pytest.MonkeyPatch()
+    patch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +69,11 @@ def write_request(folder: Path, dataset: Path, config: dict[str, Any] | None = N
     path = folder / "request.json"
     path.write_text(json.dumps(request))
     return path
+
+
+def run_entry(request: Path) -> tuple[int, str, str]:
+    """``python -m sagemaker_entry.builtin.train --request FILE`` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--request", str(request)])
+    return code, out.getvalue(), err.getvalue()

@@ -1,10 +1,7 @@
 """The training entry for real: tiny model, a few dozen steps on the synthetic dataset, seconds each."""
 
-import contextlib
-import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,18 +17,10 @@ from sagemaker_entry.builtin import load_policy
 from sagemaker_entry.builtin.checkpoint import COMPLETE_MARKER, latest_checkpoint
 from sagemaker_entry.builtin.lerobot import LeRobotDataset
 from sagemaker_entry.builtin.policy import ObservationError
-from sagemaker_entry.builtin.train import main
 
-from .conftest import write_request
+from .conftest import run_entry, write_request
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _run(request: Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--request", str(request)])
-    return code, out.getvalue(), err.getvalue()
 
 
 def _result(output: Path) -> dict:
@@ -47,7 +36,7 @@ def trained(dataset_dir, tmp_path_factory):
     """One 24-step run (checkpoints at 12 and 24) whose outputs several tests read."""
     folder = tmp_path_factory.mktemp("trained")
     config = {"maxSteps": 24, "saveSteps": 12, "tuneLlm": True, "videoBackend": "decord"}
-    code, out, err = _run(write_request(folder, dataset_dir, config))
+    code, out, err = run_entry(write_request(folder, dataset_dir, config))
     assert code == 0, err
     return folder / "out", out, err
 
@@ -98,7 +87,7 @@ def test_resume_continues_to_the_same_step_count_and_the_same_weights(trained, t
     output, _, _ = trained
     config = {"maxSteps": 24, "saveSteps": 12, "tuneLlm": True, "videoBackend": "decord"}
     request = write_request(tmp_path, dataset_dir, config, resume_from_checkpoint=output / "checkpoint-12")
-    code, out, err = _run(request)
+    code, out, err = run_entry(request)
     assert code == 0, err
     resumed = tmp_path / "out"
     assert _result(resumed)["global_step"] == 24 and not (resumed / "checkpoint-12").exists()
@@ -140,7 +129,7 @@ def test_inference_from_a_checkpoint_returns_robot_unit_chunks(trained, dataset_
 def test_lora_on_a_builtin_base_checkpoint(trained, tmp_path, dataset_dir):
     output, _, _ = trained
     config = {"maxSteps": 4, "saveSteps": 4, "loraRank": 4, "loraAlpha": 8, "evalEpisodes": 0}
-    code, _, err = _run(write_request(tmp_path, dataset_dir, config, base_model_dir=output / "checkpoint-24"))
+    code, _, err = run_entry(write_request(tmp_path, dataset_dir, config, base_model_dir=output / "checkpoint-24"))
     assert code == 0, err
     result = _result(tmp_path / "out")
     assert "baseModelPath" not in result["ignored_parameters"]  # a builtin checkpoint is a base it can load
@@ -153,26 +142,27 @@ def test_lora_on_a_builtin_base_checkpoint(trained, tmp_path, dataset_dir):
 def test_a_corrupt_video_stops_the_run_naming_episode_and_file(dataset_copy, tmp_path):
     path = dataset_copy / "videos" / "chunk-000" / "observation.images.wrist" / "episode_000001.mp4"
     path.write_bytes(path.read_bytes()[:300])
-    code, _, err = _run(write_request(tmp_path, dataset_copy, {"dataloaderNumWorkers": 1}))
+    code, _, err = run_entry(write_request(tmp_path, dataset_copy, {"dataloaderNumWorkers": 1}))
     assert code == 2
     assert f"episode 1: {path}" in err and "Traceback" not in err
 
 
 def test_a_dataset_that_does_not_match_the_data_config_exits_2(dataset_dir, tmp_path):
-    code, _, err = _run(write_request(tmp_path, dataset_dir, {"dataConfig": "fourier_gr1_arms_only"}))
+    code, _, err = run_entry(write_request(tmp_path, dataset_dir, {"dataConfig": "fourier_gr1_arms_only"}))
     assert code == 2 and "video.ego_view" in err and "Traceback" not in err
 
 
 def test_sigterm_saves_the_current_step_and_exits_0_then_resume_finishes(dataset_dir, tmp_path):
-    config = {"maxSteps": 40, "batchSize": 4, "saveSteps": 1000, "evalEpisodes": 0}
+    config = {"maxSteps": 40, "batchSize": 4, "saveSteps": 1000, "evalEpisodes": 0, "dataloaderNumWorkers": 1}
     request = write_request(tmp_path, dataset_dir, config)
     proc = subprocess.Popen(
         [sys.executable, "-m", "sagemaker_entry.builtin.train", "--request", str(request)],
-        cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     for line in proc.stdout:
         if line.startswith("[gr00t-sm] step="):
-            proc.send_signal(signal.SIGTERM)
+            # as torchrun stops a rank: the signal goes to its whole process group, DataLoader workers included
+            os.killpg(proc.pid, signal.SIGTERM)
             break
     rest, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -181,22 +171,23 @@ def test_sigterm_saves_the_current_step_and_exits_0_then_resume_finishes(dataset
     stopped = result["global_step"]
     assert result["interrupted"] is True and 0 < stopped < 40
     assert (output / f"checkpoint-{stopped}" / COMPLETE_MARKER).is_file()
-    shutil.rmtree(tmp_path / "resume", ignore_errors=True)
+    assert f"[gr00t-sm] step={stopped} " in rest  # the loss at the stopping step is logged
     (tmp_path / "resume").mkdir()
     again = write_request(tmp_path / "resume", dataset_dir, config, output_dir=output,
                           resume_from_checkpoint=output / f"checkpoint-{stopped}")
-    code, _, err = _run(again)
+    code, _, err = run_entry(again)
     assert code == 0, err
     assert _result(output)["global_step"] == 40 and (output / "checkpoint-40" / COMPLETE_MARKER).is_file()
 
 
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1", "--standalone",
+            "-m", "sagemaker_entry.builtin.train", "--request"]
+
+
 def test_two_ranks_under_torchrun_on_cpu(dataset_dir, tmp_path):
-    request = write_request(tmp_path, dataset_dir, {"maxSteps": 4, "saveSteps": 2, "evalEpisodes": 0})
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1", "--standalone",
-         "-m", "sagemaker_entry.builtin.train", "--request", str(request)],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300,
-    )
+    config = {"maxSteps": 4, "saveSteps": 2, "evalEpisodes": 0, "dataloaderNumWorkers": 1}
+    request = write_request(tmp_path, dataset_dir, config)
+    proc = subprocess.run([*TORCHRUN, str(request)], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     output = tmp_path / "out"
     folder = output / "checkpoint-4"
@@ -214,3 +205,27 @@ def test_two_ranks_under_torchrun_on_cpu(dataset_dir, tmp_path):
 def test_importing_the_package_does_not_import_torch():
     code = "import sys, sagemaker_entry.builtin; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(), check=True)
+
+
+@pytest.mark.slow
+def test_sigterm_to_torchrun_saves_one_checkpoint_agreed_by_both_ranks(dataset_dir, tmp_path):
+    config = {"maxSteps": 500, "saveSteps": 1000, "evalEpisodes": 0, "dataloaderNumWorkers": 1}
+    request = write_request(tmp_path, dataset_dir, config)
+    proc = subprocess.Popen([*TORCHRUN, str(request)], cwd=REPO, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("[gr00t-sm] step="):
+            proc.send_signal(signal.SIGTERM)  # torchrun forwards it to each rank's process group
+            break
+    _, err = proc.communicate(timeout=120)
+    # torchrun itself ends with its SignalException; the ranks stop cleanly (no traceback from them)
+    assert proc.returncode != 0 and "SignalException" in err
+    assert "sagemaker_entry/builtin" not in err, err[-3000:]
+    output = tmp_path / "out"
+    result = _result(output)
+    stopped = result["global_step"]
+    assert result["interrupted"] is True and 0 < stopped < 500
+    folder = output / f"checkpoint-{stopped}"
+    assert (folder / "rng_state_0.pth").is_file() and (folder / "rng_state_1.pth").is_file()
+    assert (folder / COMPLETE_MARKER).is_file()
+    assert [p.name for p in output.glob("checkpoint-*")] == [folder.name]  # both ranks stopped at the same step
