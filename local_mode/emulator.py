@@ -106,6 +106,7 @@ class AwsEmulator:
         self.on_stop_training_job: Callable[[str], None] | None = None
         self._servers: list[Any] = []
         self._handlers: dict[str, Handler] = {}
+        self._in_flight = 0
         self._restore: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -272,8 +273,6 @@ class AwsEmulator:
         self._restore.append(lambda: backend.__dict__.pop("invoke", None))
 
     def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
-        from local_mode.capture import capture_thread
-
         name = function_name.split(":function:")[-1].split(":")[0]
         with self._lock:
             handler = self._handlers.get(name)
@@ -283,6 +282,24 @@ class AwsEmulator:
                                "errorMessage": f"no local handler for Lambda function {name}"}).encode()
         raw = body.decode() if isinstance(body, bytes) else (body or "{}")
         invocation = Invocation(name, json.loads(raw) if raw else {})
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._run_handler(handler, invocation, response_headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    @property
+    def lambdas_running(self) -> int:
+        """Lambda invocations still running (a job is not started before the launch Lambda has returned)."""
+        with self._lock:
+            return self._in_flight
+
+    def _run_handler(self, handler: Handler, invocation: Invocation, response_headers: dict[str, str]) -> bytes:
+        from local_mode.capture import capture_thread
+
+        name = invocation.function
         context = LambdaContext(
             function_name=name, aws_request_id=str(uuid.uuid4()),
             invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",

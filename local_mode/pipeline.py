@@ -297,6 +297,9 @@ class LocalPipeline:
         ran: list[str] = []
 
         def pending_jobs() -> list[str]:
+            # A job starts once the Lambda that created it has returned (it stores the task token after creating).
+            if emu.lambdas_running:
+                return []
             return [name for name in list(emu.training_requests) if name not in ran]
 
         def something_to_do(_: sm.Execution) -> bool:

@@ -83,8 +83,13 @@ def test_a_job_that_fails_in_training_fails_the_state_machine_with_the_jobs_reas
     video.write_bytes(b"not a video")
     run = run_local_cli(str(asset), "--runner", "process")
     assert run.code == 1, run.out + run.err
-    assert "✗ job        Failed" in run.out and "cannot be decoded" in run.out  # the live view shows the job's error
+    assert "✗ job        Failed" in run.out
+    assert re.search(r"algo-1: .*episode_000000\.mp4", run.out)  # the live view shows the job's error
     reason = run.line("Reason:")
     assert reason.startswith("Reason: Gr00t.TrainingFailed: SageMaker training job gr00t-") and "AlgorithmError: " in reason
+    assert "episode_000000.mp4" in reason
+    # the steps in the order they happened: the job runs after the launch Lambda answered
+    order = [m.group(1) for m in re.finditer(r"^\s*[\d.]+s \S (\w+)", run.out, re.M)]
+    assert order.index("preflight") < order.index("launch") < order.index("job") < order.index("callback")
     assert run.line("Partial outputs (not registered into the asset):").endswith("/")
     assert not list(asset.glob("gr00tOutput_*"))
