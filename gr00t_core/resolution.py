@@ -223,8 +223,9 @@ def check_rules(config: ResolvedConfig) -> list[str]:
             "set tuneProjector/tuneDiffusionModel to true or loraRank > 0"
         )
     if v["loraRank"] == 0:
+        # Only a changed value is worth a warning: the seeded pipeline's inputParameters repeat every default.
         for name in ("loraAlpha", "loraDropout"):
-            if config.provenance[name] not in (Tier.DEFAULT, Tier.HYPERPARAMETERS):
+            if config.provenance[name] not in (Tier.DEFAULT, Tier.HYPERPARAMETERS) and v[name] != PARAMETERS_BY_NAME[name].default:
                 warn(f"{_src(config, name)} has no effect while loraRank is 0")
     if v["loraRank"] > 0 and v["engine"] == Engine.ISAAC_GR00T.value and _NEWER_MODEL.search(v["baseModelPath"]):
         problems.append(

@@ -103,6 +103,8 @@ def test_cross_field_warnings():
     assert "only the final checkpoint" in text
     assert "loraAlpha (from gr00t_config.json) has no effect" in text
     assert "leaves 3 of the 4 GPUs" in text
+    seeded_defaults = resolve(parameters={"loraAlpha": "16", "loraDropout": "0.1"})
+    assert not any("no effect" in w for w in seeded_defaults.warnings)
     small = resolve(file={"instanceType": "ml.g5.2xlarge"})
     assert any("out of memory" in w for w in small.warnings)
 
