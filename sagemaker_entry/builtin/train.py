@@ -207,7 +207,7 @@ def _limit_cpu_threads(workers: int, local_world: int) -> None:
     torch.set_num_threads(max(1, cores // max(1, local_world) - workers))
 
 
-def _resume_path(request: TrainRequest, log: _Log) -> str | None:
+def _resume_path(request: TrainRequest, model: FlowMatchingPolicy, log: _Log) -> str | None:
     path = request.resume_from_checkpoint
     if path is None:
         return None
@@ -215,6 +215,12 @@ def _resume_path(request: TrainRequest, log: _Log) -> str | None:
         raise ConfigError([f"resume_from_checkpoint {path}: not a checkpoint folder (needs {WEIGHTS_FILE} and trainer_state.json)"])
     if not is_complete(path):
         log.warn(f"resuming from {path}, which has no .complete marker: it may be a checkpoint cut short")
+    if (path / POLICY_FILE).is_file():
+        # The Trainer loads weights non-strictly: a network of another shape would resume half-loaded, silently.
+        saved, now = read_policy_file(path)["policy"], model.cfg.to_json()
+        differs = [f"{k}: checkpoint {saved.get(k)!r}, this run {v!r}" for k, v in now.items() if saved.get(k) != v]
+        if differs:
+            raise ConfigError(differs, header=f"resume_from_checkpoint {path} was trained with another network or LoRA setup")
     return str(path)
 
 
@@ -308,7 +314,7 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
     )
     trainer.remove_callback(PrinterCallback)
 
-    resume = _resume_path(request, log)
+    resume = _resume_path(request, model, log)
     start_step = (checkpoint_step(Path(resume)) or 0) if resume else 0
     # Objects made so far stay put in the forked workers' copy-on-write pages instead of being copied when the
     # collector walks them (part of the memory growth of forked DataLoader workers).

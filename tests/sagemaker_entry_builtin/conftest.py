@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 
+from gr00t_data.prepare import prepare_dataset
 from gr00t_data.synthetic import generate_dataset
 from sagemaker_entry.builtin.train import main
 
@@ -45,9 +46,11 @@ def _one_cpu_thread():
 
 @pytest.fixture(scope="session")
 def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """4 episodes x 40 frames, two cameras (so100_dualcam), prepared (modality.json and stats.json written)."""
-    root = tmp_path_factory.mktemp("builtin") / "dataset"
-    return generate_dataset(root, episodes=4, frames_per_episode=40, write_modality=True, write_stats=True)
+    """4 episodes x 40 frames, two cameras (so100_dualcam), prepared as the container entry does it
+    (preparation adds meta/modality.json and meta/stats.json)."""
+    root = generate_dataset(tmp_path_factory.mktemp("builtin") / "dataset", episodes=4, frames_per_episode=40)
+    prepare_dataset(root, "so100_dualcam")
+    return root
 
 
 @pytest.fixture

@@ -127,3 +127,20 @@ def test_a_video_shorter_than_its_episode_is_reported(dataset_copy, dataset_dir)
     ep = ds.source.load_episode(0)
     with pytest.raises(FrameDecodeError, match=r"episode 0: .* has no frame at t=1\.000 s \(parquet row 30\)"):
         decode_episode(path, SIZE, ep.timestamp, episode=0)
+
+
+@pytest.mark.parametrize("layout,config,codec,version", [
+    ("so100", "so100", "av1", "v2.0"),  # SO-101 recordings are AV1; v2.0 keeps video_info
+    ("fourier_gr1_arms_only", "fourier_gr1_arms_only", "h264", "v2.1"),
+])
+def test_other_layouts_codecs_and_versions(tmp_path, layout, config, codec, version):
+    from gr00t_data.synthetic import generate_dataset
+
+    root = generate_dataset(tmp_path / "ds", layout=layout, episodes=2, frames_per_episode=20, codec=codec,
+                            version=version, write_modality=True, write_stats=True)
+    source = LeRobotDataset(root, config)
+    ds = ChunkDataset(source, [0, 1], image_size=SIZE, text_vocab=64, text_tokens=4, frame_cache_bytes=2**20)
+    sample = ds[25]
+    assert sample["images"].shape == (len(source.layout.cameras), SIZE, SIZE, 3)
+    assert sample["state"].shape == (source.layout.state_dim,) and sample["actions"].shape == (16, source.layout.action_dim)
+    assert sample["images"].std() > 0 and (sample["text"] > 0).any()

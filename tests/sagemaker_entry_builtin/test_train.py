@@ -12,6 +12,7 @@ import pytest
 from safetensors.torch import load_file
 
 from gr00t_core import metrics
+from gr00t_data.synthetic import generate_dataset
 from gr00t_data.video import read_frames
 from sagemaker_entry.builtin import load_policy
 from sagemaker_entry.builtin.checkpoint import COMPLETE_MARKER, latest_checkpoint
@@ -145,6 +146,18 @@ def test_a_corrupt_video_stops_the_run_naming_episode_and_file(dataset_copy, tmp
     code, _, err = run_entry(write_request(tmp_path, dataset_copy, {"dataloaderNumWorkers": 1}))
     assert code == 2
     assert f"episode 1: {path}" in err and "Traceback" not in err
+
+
+def test_a_base_checkpoint_or_resume_point_of_another_shape_is_refused(trained, dataset_dir, tmp_path):
+    output, _, _ = trained
+    gr1 = generate_dataset(tmp_path / "gr1", layout="fourier_gr1_arms_only", episodes=2, frames_per_episode=20,
+                           write_modality=True, write_stats=True)
+    code, _, err = run_entry(write_request(tmp_path, gr1, {"dataConfig": "fourier_gr1_arms_only"},
+                                           base_model_dir=output / "checkpoint-24"))
+    assert code == 2 and "does not fit this dataset" in err and "state_dim: checkpoint 6, dataset 26" in err
+    code, _, err = run_entry(write_request(tmp_path, dataset_dir, {"loraRank": 8},
+                                           resume_from_checkpoint=output / "checkpoint-12"))
+    assert code == 2 and "lora_rank: checkpoint 0, this run 8" in err
 
 
 def test_a_dataset_that_does_not_match_the_data_config_exits_2(dataset_dir, tmp_path):
