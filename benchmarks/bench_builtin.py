@@ -11,10 +11,10 @@ Measured in the same run:
   epoch and the peak memory of the process tree per epoch (RSS summed, and PSS, which counts shared pages once);
 * ``naive_loader``: the baseline this loader replaces, decoding each sample's whole episode video per sample;
 * ``training``: ``sagemaker_entry.builtin.train`` for 3 epochs: samples/s between log lines (median, steady
-  state) and peak memory per third of the run (one epoch each, at a steady rate).
+  state) and the peak memory of the process tree during each epoch (cut at the step log lines).
 
-Targets: loader samples/s >= 2 x training samples/s (the loader is not the bottleneck); the peak memory of epoch 3
-within 10 % (+32 MiB) of epoch 1 for the loader and of the first third for training.
+Targets: loader samples/s >= 2 x training samples/s (the loader is not the bottleneck); the peak memory (PSS) of
+epoch 3 within 10 % (+32 MiB) of epoch 1, for the loader alone and for training.
 Run: ``.venv/bin/python -m benchmarks.bench_builtin [--episodes 12 --frames 100 --workers 2]``.
 """
 
@@ -134,33 +134,49 @@ def measure_naive(dataset: Path, samples: int = 12) -> float:
     return samples / (time.perf_counter() - began)
 
 
+class _TimedLines(io.StringIO):
+    """stdout that remembers when each training step line was printed, to cut the run into epochs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[tuple[int, float]] = []  # (step, time)
+
+    def write(self, text: str) -> int:
+        match = re.match(r"\[gr00t-sm\] step=(\d+) ", text)
+        if match:
+            self.steps.append((int(match.group(1)), time.perf_counter()))
+        return super().write(text)
+
+
 def measure_training(dataset: Path, output: Path, *, workers: int, batch: int, cache_mb: int, epochs: int = 3) -> dict[str, Any]:
     from sagemaker_entry.builtin.settings import ModelOptions, TrainRequest, typed_config
     from sagemaker_entry.builtin.train import run
 
     samples = len(_chunk_dataset(dataset, 1))
-    steps = epochs * -(-samples // batch)
+    per_epoch = -(-samples // batch)
+    steps = epochs * per_epoch
     config = typed_config({"maxSteps": steps, "batchSize": batch, "saveSteps": steps, "dataloaderNumWorkers": workers,
                            "evalEpisodes": 0, "learningRate": 1e-3})
     options = ModelOptions(frame_cache_mb=cache_mb, logging_steps=5)
     request = TrainRequest(dataset, output, config, options=options)
-    stdout = io.StringIO()
+    stdout = _TimedLines()
     with MemorySampler() as memory, contextlib.redirect_stdout(stdout):
         began = time.perf_counter()
         summary = run(request)
-        ended = time.perf_counter()
-    rates = [float(m) for m in re.findall(r"samples_per_second=([0-9.]+)", stdout.getvalue())]
-    third = (ended - began) / 3
-    thirds = [memory.peak(began + i * third, began + (i + 1) * third) for i in range(3)]
     assert summary is not None
+    rates = [float(m) for m in re.findall(r"samples_per_second=([0-9.]+)", stdout.getvalue())]
+    # epoch k ends at the first step line at or past k x steps-per-epoch (the final save and plots come after)
+    ends = [next(t for step, t in stdout.steps if step >= k * per_epoch) for k in range(1, epochs + 1)]
+    starts = [began, *ends[:-1]]
+    by_epoch = [{"epoch": k + 1, **memory.peak(a, b)} for k, (a, b) in enumerate(zip(starts, ends))]
     return {
         "steps": steps,
         "samples_per_second_steady": round(statistics.median(rates[1:]), 1),
         "samples_per_second_overall": summary["samples_per_second"],
         "initial_loss": summary["initial_loss"],
         "final_loss": summary["final_loss"],
-        "memory_by_third": thirds,
-        "memory_flat": _flat(thirds[0], thirds[-1]),
+        "memory_by_epoch": by_epoch,
+        "memory_flat": _flat(by_epoch[0], by_epoch[-1]),
     }
 
 

@@ -25,6 +25,8 @@ from torch import nn
 from transformers import SiglipVisionConfig, SiglipVisionModel
 from transformers.models.siglip.modeling_siglip import SiglipEncoder
 
+from gr00t_core.errors import ConfigError
+
 TIMESTEP_BUCKETS = 1000  # GR00T N1.5 num_timestep_buckets
 NOISE_BETA = (1.5, 1.0)  # GR00T N1.5 noise_beta_alpha, noise_beta_beta
 NOISE_S = 0.999  # GR00T N1.5 noise_s
@@ -210,12 +212,18 @@ def build_vision(cfg: PolicyConfig, source: str | None) -> SiglipVisionModel | N
     """A pretrained SigLIP vision tower when ``source`` (hub id or folder) is given, else None (random init)."""
     if not source:
         return None
-    vision = SiglipVisionModel.from_pretrained(source)
-    if vision.config.image_size != cfg.image_size or vision.config.patch_size != cfg.patch_size:
-        raise ValueError(
-            f"vision model {source!r} takes {vision.config.image_size}px images in {vision.config.patch_size}px "
-            f"patches; set engine_options image_size/patch_size to match"
-        )
+    try:
+        vision = SiglipVisionModel.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise ConfigError([f"engine_options.vision_model {source!r}: not a loadable SigLIP vision model ({exc})"]) from None
+    problems = [
+        f"engine_options.vision_model {source!r} has {name} {getattr(vision.config, name)}, "
+        f"the policy {getattr(cfg, name)}: set engine_options {name} to match"
+        for name in ("image_size", "patch_size")
+        if getattr(vision.config, name) != getattr(cfg, name)
+    ]
+    if problems:
+        raise ConfigError(problems)
     return vision
 
 

@@ -224,6 +224,12 @@ def _resume_path(request: TrainRequest, model: FlowMatchingPolicy, log: _Log) ->
     return str(path)
 
 
+def _samples(source: LeRobotDataset, episodes: list[int], cfg: PolicyConfig, cache_bytes: int) -> ChunkDataset:
+    # Sizes from the network (a base checkpoint fixes them), not from the request's engine options.
+    return ChunkDataset(source, episodes, image_size=cfg.image_size, text_vocab=cfg.text_vocab,
+                        text_tokens=cfg.text_tokens, frame_cache_bytes=cache_bytes)
+
+
 def _summary(
     trainer: Trainer,
     *,
@@ -250,7 +256,7 @@ def _summary(
         "total_parameters": counts[1],
         "ignored_parameters": sorted(ignored),
         "ignored_reasons": ignored,
-        "checkpoint": f"checkpoint-{trainer.state.global_step}",
+        "checkpoint": f"checkpoint-{trainer.state.global_step}",  # the last one, inside output_dir
         "warnings": list(log.warnings),
         "eval": None,
     }
@@ -292,10 +298,7 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
     _limit_cpu_threads(config["dataloaderNumWorkers"], int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     options = request.options
     cache_bytes = options.frame_cache_mb * 2**20
-    dataset = ChunkDataset(
-        source, train_episodes, image_size=options.image_size, text_vocab=options.text_vocab,
-        text_tokens=options.text_tokens, frame_cache_bytes=cache_bytes,
-    )
+    dataset = _samples(source, train_episodes, model.cfg, cache_bytes)
     # Windows of half the cache: the next window's episodes fit beside the current one's at a boundary.
     sampler = EpisodeWindowSampler(dataset.episode_lengths, dataset.frame_bytes, cache_bytes // 2, config["seed"])
     info = CheckpointInfo(
@@ -328,7 +331,7 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
     if rank != 0:
         return None
 
-    interrupted = stop.stopped_at is not None or stop.requested
+    interrupted = stop.stopped_at is not None  # a SIGTERM after the last step still lets the run count as whole
     summary = _summary(
         trainer, start_step=start_step, runtime=runtime, samples_per_step=samples_per_step, counts=counts,
         ignored=ignored, interrupted=interrupted, log=log,
@@ -336,18 +339,20 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
     output = request.output_dir
     plot = loss_curve(trainer.state.log_history, output / LOSS_PLOT_FILE)
     summary["plots"] = {"loss_curve": plot.name if plot else None}
-    if eval_episodes and not interrupted:
-        held_out = ChunkDataset(
-            source, eval_episodes, image_size=options.image_size, text_vocab=options.text_vocab,
-            text_tokens=options.text_tokens, frame_cache_bytes=cache_bytes,
-        )
-        policy = load_policy(output / summary["checkpoint"], device=args.device, seed=config["seed"])
+    final = output / summary["checkpoint"]
+    if not final.is_dir() and resume:  # resumed from a checkpoint already at maxSteps: nothing new was saved
+        final = Path(resume)
+        summary["checkpoint"] = str(final)
+    stopping = interrupted or stop.requested  # (under DDP another rank may have got the signal)
+    if eval_episodes and not stopping:
+        held_out = _samples(source, eval_episodes, model.cfg, cache_bytes)
+        policy = load_policy(final, device=args.device, seed=config["seed"])
         summary["eval"] = evaluate(policy, held_out, output, should_stop=lambda: stop.requested)
         summary["plots"]["eval"] = summary["eval"].get("plot")
         if "mse" in summary["eval"]:
             e = summary["eval"]
             log.info(f"eval open_loop_mse={e['mse']:.6g} baseline_repeat_state_mse={e['baseline_repeat_state_mse']}")
-    elif interrupted:
+    elif stopping:
         summary["eval"] = {"skipped": "the run was stopped by SIGTERM; resume it to finish and evaluate"}
     summary["warnings"] = list(log.warnings)
     (output / RESULT_FILE).write_text(json.dumps(summary, indent=2) + "\n")

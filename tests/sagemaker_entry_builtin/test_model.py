@@ -1,11 +1,13 @@
 import pytest
 import torch
 
+from gr00t_core.errors import ConfigError
 from sagemaker_entry.builtin.model import (
     NOISE_S,
     FlowMatchingPolicy,
     PolicyConfig,
     build_policy,
+    build_vision,
     inject_lora,
     lora_targets,
     merged_state_dict,
@@ -108,3 +110,20 @@ def test_a_lora_model_rebuilds_from_its_config_and_merges_into_plain_weights():
         plain.load_state_dict(merged_state_dict(rebuilt), strict=True)
         merged = plain.velocity(plain.encode_observation(b["images"], b["state"], b["text"]), b["actions"], t)
     torch.testing.assert_close(merged, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_the_image_encoder_can_start_from_a_saved_transformers_model(tmp_path):
+    from transformers import SiglipVisionConfig, SiglipVisionModel
+
+    cfg = PolicyConfig(**CFG)
+    saved = SiglipVisionModel(SiglipVisionConfig(hidden_size=48, intermediate_size=96, num_hidden_layers=1,
+                                                 num_attention_heads=4, image_size=32, patch_size=16))
+    saved.save_pretrained(tmp_path / "vision")
+    vision = build_vision(cfg, str(tmp_path / "vision"))
+    torch.testing.assert_close(vision.embeddings.patch_embedding.weight, saved.embeddings.patch_embedding.weight)
+    model = FlowMatchingPolicy(cfg, vision)  # the projection adapts to the loaded width
+    assert model(**_batch())["loss"].isfinite()
+    with pytest.raises(ConfigError, match="image_size 32, the policy 64"):
+        build_vision(PolicyConfig(**{**CFG, "image_size": 64}), str(tmp_path / "vision"))
+    with pytest.raises(ConfigError, match="not a loadable SigLIP vision model"):
+        build_vision(cfg, str(tmp_path / "nothing"))

@@ -130,14 +130,16 @@ def test_inference_from_a_checkpoint_returns_robot_unit_chunks(trained, dataset_
 def test_lora_on_a_builtin_base_checkpoint(trained, tmp_path, dataset_dir):
     output, _, _ = trained
     config = {"maxSteps": 4, "saveSteps": 4, "loraRank": 4, "loraAlpha": 8, "evalEpisodes": 0}
-    code, _, err = run_entry(write_request(tmp_path, dataset_dir, config, base_model_dir=output / "checkpoint-24"))
+    # default engine options (64 px): the base checkpoint's sizes (32 px) win
+    request = write_request(tmp_path, dataset_dir, config, base_model_dir=output / "checkpoint-24", engine_options={})
+    code, _, err = run_entry(request)
     assert code == 0, err
     result = _result(tmp_path / "out")
     assert "baseModelPath" not in result["ignored_parameters"]  # a builtin checkpoint is a base it can load
     assert result["trainable_parameters"] < _result(output)["trainable_parameters"]
     assert result["eval"] is None
     policy = load_policy(tmp_path / "out" / "checkpoint-4", device="cpu")
-    assert policy.config.lora_rank == 4 and policy.config.lora_targets
+    assert policy.config.lora_rank == 4 and policy.config.lora_targets and policy.config.image_size == 32
 
 
 def test_a_corrupt_video_stops_the_run_naming_episode_and_file(dataset_copy, tmp_path):
