@@ -4,7 +4,8 @@ The dynamics are simple enough to learn in a few CPU steps and rich enough that 
 each task has its own target pose; the action moves the current state a fixed fraction toward that target
 (``action_t = state_t + gain * (target - state_t) + noise``) and the next state follows the action. Every camera
 shows a bright square whose position encodes two joints of the current state and a dim marker at the task's
-target, so state, language (task) and images all carry signal. Everything derives from ``seed``.
+target, so state, language (task) and images all carry signal. Everything derives from ``seed``: the same
+arguments give byte-identical files.
 
     python -m gr00t_data.synthetic OUT --layout so100_dualcam --episodes 6 --frames 75
 """

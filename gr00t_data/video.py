@@ -81,12 +81,29 @@ def write_video(path: Path, frames: np.ndarray, *, fps: int, codec: str = "h264"
     with _quiet_svt(), av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream(encoder, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        # One thread keeps the output byte-identical between runs (a seed must give the same dataset).
         stream.thread_count = 1
         stream.options = options
-        for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        for index, image in enumerate(frames):
+            frame = _yuv420p_frame(image)
+            frame.pts = index
+            container.mux(stream.encode(frame))
         container.mux(stream.encode())
+
+
+def _yuv420p_frame(image: np.ndarray) -> av.VideoFrame:
+    """An RGB image as a yuv420p frame whose row padding is zeroed.
+
+    FFmpeg leaves the padding at the end of each row uninitialised and x264 reads it, so the same images could
+    encode to different bytes from run to run (a seed must give the same dataset).
+    """
+    converted = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+    frame = av.VideoFrame(converted.width, converted.height, "yuv420p")
+    for source, target in zip(converted.planes, frame.planes):
+        rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)[: target.height, : target.width]
+        padded = np.zeros((target.height, target.line_size), np.uint8)
+        padded[:, : target.width] = rows
+        target.update(padded)
+    return frame
 
 
 def _open(path: Path) -> av.container.InputContainer:
