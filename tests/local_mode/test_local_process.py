@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
-from tests.local_mode.assets import SHORT_RUN, entry_processes, make_asset, require_pipeline, run_local_cli
+from tests.local_mode.assets import REPO_ROOT, SHORT_RUN, entry_processes, make_asset, require_pipeline, run_local_cli
 
 pytestmark = pytest.mark.slow
 
@@ -92,4 +98,31 @@ def test_a_job_that_fails_in_training_fails_the_state_machine_with_the_jobs_reas
     order = [m.group(1) for m in re.finditer(r"^\s*[\d.]+s \S (\w+)", run.out, re.M)]
     assert order.index("preflight") < order.index("launch") < order.index("job") < order.index("callback")
     assert run.line("Partial outputs (not registered into the asset):").endswith("/")
+    assert not list(asset.glob("gr00tOutput_*"))
+
+
+def test_ctrl_c_stops_the_job_and_the_emulator(tmp_path):
+    asset = make_asset(tmp_path / "asset", {**SHORT_RUN, "maxSteps": 400, "saveSteps": 400})
+    before = entry_processes()
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "local", str(asset), "--runner", "process"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until training runs
+        lines.append(line)
+        if "training   step" in line:
+            break
+    port = next(re.search(r"moto on http://127\.0\.0\.1:(\d+)", x).group(1) for x in lines if "moto on" in x)
+    assert entry_processes() - before, "the job should be running"
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "gr00t-sm: interrupted" in rest
+    deadline = time.monotonic() + 30
+    while entry_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not entry_processes() - before
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", int(port))) != 0  # the emulator is gone
     assert not list(asset.glob("gr00tOutput_*"))
