@@ -166,7 +166,7 @@ def measure_training(dataset: Path, output: Path, *, workers: int, batch: int, c
     assert summary is not None
     rates = [float(m) for m in re.findall(r"samples_per_second=([0-9.]+)", stdout.getvalue())]
     # epoch k ends at the first step line at or past k x steps-per-epoch (the final save and plots come after)
-    ends = [next(t for step, t in stdout.steps if step >= k * per_epoch) for k in range(1, epochs + 1)]
+    ends = [next(t for step, t in stdout.steps if step >= min(k * per_epoch, steps)) for k in range(1, epochs + 1)]
     starts = [began, *ends[:-1]]
     by_epoch = [{"epoch": k + 1, **memory.peak(a, b)} for k, (a, b) in enumerate(zip(starts, ends))]
     return {

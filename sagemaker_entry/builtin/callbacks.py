@@ -48,6 +48,11 @@ class ConsoleLog(TrainerCallback):
         self._last_time = time.perf_counter()
         self._last_step = state.global_step
 
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_log = True  # the last step's loss is the run's final loss
+        return control
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
