@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from gr00t_core.data_configs import ACTION_HORIZON, get_data_config
 from gr00t_core.errors import DatasetError
+from gr00t_data.meta import data_file, parse_jsonl, video_file
 from gr00t_data.stats import column_matrix, compute_stats
 
 SUPPORTED_VERSIONS = ("v2.0", "v2.1")
@@ -138,18 +139,14 @@ def _read_json(path: Path) -> Any:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
+    """Rows of a jsonl meta file; blank lines are tolerated (Isaac-GR00T #288), malformed ones are errors."""
     try:
-        lines = path.read_text().splitlines()
+        text = path.read_text()
     except FileNotFoundError:
         raise DatasetError([f"{path}: missing; a LeRobot v2.0/v2.1 dataset needs it"]) from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue  # blank lines are a common export quirk (Isaac-GR00T #288): skip them
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise DatasetError([f"{path}, line {number}: not valid JSON ({exc})"]) from None
+    rows, _blanks, errors = parse_jsonl(text, str(path))
+    if errors:
+        raise DatasetError(errors)
     return rows
 
 
@@ -227,17 +224,11 @@ class LeRobotDataset:
         self.bounds = bounds_from_statistics(self.statistics, self.layout)
 
     # --- paths -------------------------------------------------------------------------------------------
-    def _chunk(self, episode: int) -> int:
-        return episode // int(self.info.get("chunks_size") or 1000)
-
     def data_path(self, episode: int) -> Path:
-        return self.root / self.info["data_path"].format(episode_chunk=self._chunk(episode), episode_index=episode)
+        return self.root / data_file(self.info, episode)
 
     def video_path(self, episode: int, camera: Camera) -> Path:
-        relative = self.info["video_path"].format(
-            episode_chunk=self._chunk(episode), video_key=camera.column, episode_index=episode
-        )
-        return self.root / relative
+        return self.root / video_file(self.info, camera.column, episode)
 
     # --- data --------------------------------------------------------------------------------------------
     def _language_column(self) -> str | None:
