@@ -250,14 +250,24 @@ def split_compose_line(raw: str) -> tuple[str, str]:
     return "compose", line
 
 
-def _stream_compose(log: _JobLog) -> Callable[[subprocess.Popen[bytes]], int]:
+def _stream_compose(log: _JobLog, interrupted: list[BaseException]) -> Callable[[subprocess.Popen[bytes]], int]:
     """Stands in for the SDK's ``_stream_output`` (which prints to stdout and drops the lines still buffered
-    when compose exits): every line goes to the job log, then the SDK's own exit-code rule applies."""
+    when compose exits): every line goes to the job log, then the SDK's own exit-code rule applies.
+
+    An interruption (Ctrl-C, SIGTERM) stops compose and is recorded in ``interrupted``: ModelTrainer.train's
+    telemetry wrapper returns from a ``finally`` block, which swallows KeyboardInterrupt, so the caller re-raises it.
+    """
 
     def stream(process: subprocess.Popen[bytes]) -> int:
         assert process.stdout is not None
-        for raw in iter(process.stdout.readline, b""):
-            log.line(*split_compose_line(raw.decode("utf-8", errors="replace")))
+        try:
+            for raw in iter(process.stdout.readline, b""):
+                log.line(*split_compose_line(raw.decode("utf-8", errors="replace")))
+        except BaseException as exc:
+            interrupted.append(exc)
+            process.kill()
+            process.wait()
+            raise
         code = process.wait()
         if code not in (0, 130):
             raise RuntimeError(f"Failed to run: {process.args}. Process exited with code: {code}")
@@ -310,7 +320,8 @@ class ContainerRunner:
         started = _now()
         status, reason, code = "Completed", "", 0
         sdk_stream = local_container._stream_output
-        local_container._stream_output = _stream_compose(log)
+        interrupted: list[BaseException] = []
+        local_container._stream_output = _stream_compose(log, interrupted)
         over_time = threading.Event()
         timer = None
         if job.max_runtime_seconds:
@@ -323,6 +334,8 @@ class ContainerRunner:
             timer.start()
         try:
             self._trainer(job, root).train(wait=True, logs=True)
+            if interrupted:
+                raise interrupted[0]
         except RuntimeError as exc:  # the SDK's "Failed to run: ... exited with code: N"
             status = "Failed"
             match = re.search(r"exited with code:?\s*(\d+)", str(exc))

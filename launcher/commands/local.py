@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,10 @@ def print_summary(result: Any, out: Any) -> None:
         print(f"Emulated S3 kept in: {result.kept}", file=out)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: no job, container or server left behind
+
+
 def run(args: argparse.Namespace) -> int:
     from local_mode.pipeline import LocalRunOptions, run_local
 
@@ -123,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
     )
     out = sys.stdout
     print(f"gr00t-sm local {options.asset_dir}", file=out, flush=True)
-    result = run_local(options, out)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = run_local(options, out)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print_summary(result, out)
     return 0 if result.succeeded else 1

@@ -6,13 +6,16 @@ One container, and two (instanceCount 2: torchrun across algo-1 and algo-2 on CP
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
+import sys
 
 import pytest
 
 from local_mode.docker_env import SDK_NETWORK, network_exists
-from tests.local_mode.assets import SHORT_RUN, make_asset, run_local_cli
+from tests.local_mode.assets import REPO_ROOT, SHORT_RUN, make_asset, run_local_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -60,4 +63,25 @@ def test_two_instances_train_as_one_torchrun_job_with_one_set_of_outputs(trainin
     kept_files = [p for p in (tmp_path / "kept" / "vams-local-assets").rglob("*") if p.is_file()]
     assert len([p for p in kept_files if p.name == "run_summary.json"]) == 1
     assert re.search(r"^algo-2 \| \[gr00t-sm\] follower host finished", log, re.M)
+    assert _containers_of(training_image) == [] and not network_exists(SDK_NETWORK)
+
+
+def test_sigterm_mid_training_removes_the_containers_and_the_network(training_image, tmp_path):
+    """ModelTrainer.train swallows KeyboardInterrupt (its telemetry wrapper returns from ``finally``): local mode
+    must still stop, clean up and exit 130 rather than report the job as completed."""
+    asset = make_asset(tmp_path / "asset", {**SHORT_RUN, "maxSteps": 400, "saveSteps": 400})
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "local", str(asset), "--runner", "container"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "training   step" in line:
+            break
+    assert _containers_of(training_image), "the job's container should be running"
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=180)[0]
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "State machine: SUCCEEDED" not in rest and "gr00t-sm: interrupted" in rest
     assert _containers_of(training_image) == [] and not network_exists(SDK_NETWORK)
