@@ -22,6 +22,16 @@ PACKAGES = ("gr00t_core", "gr00t_aws", "gr00t_data", "launcher", "lambda_handler
 LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "pydantic", "pydantic-core", "typing-extensions", "annotated-types", "typing-inspection", "aws-xray-sdk", "wrapt")
 # The runtime ships these: never bundle them.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+# Parts of the dependencies no handler imports (Powertools ships every utility in one distribution): leaving them
+# out keeps the package under 10 MB. tests/deploy checks the handlers still import and run from the pruned copy.
+PRUNED = (
+    "aws_lambda_powertools/event_handler",
+    *(f"aws_lambda_powertools/utilities/{name}" for name in (
+        "batch", "streaming", "data_masking", "feature_flags", "circuit_breaker", "kafka", "parameters",
+        "idempotency", "auth_alpha", "data_classes", "validation",
+    )),
+    "pydantic/v1",  # pydantic's bundled v1 API: only `import pydantic.v1` loads it
+)
 
 
 def copy_sources(out: Path) -> None:
@@ -41,6 +51,8 @@ def copy_distribution(name: str, out: Path) -> None:
     for file in dist.files or []:
         parts = Path(file).parts
         if parts[0] in ("..", "bin") or "__pycache__" in parts or file.suffix == ".pyc":
+            continue
+        if any(Path(file).as_posix().startswith(prefix + "/") for prefix in PRUNED):
             continue
         source = Path(str(dist.locate_file(file)))
         if source.is_file():

@@ -146,3 +146,61 @@ def test_lambda_package_holds_the_handlers_and_nothing_heavy(tmp_path):
     assert (out / "lambda_handler" / "launch.py").is_file() and (out / "gr00t_core" / "naming.py").is_file()
     assert not list(out.rglob("__pycache__")) and not (out / "tests").exists()
     assert module.directory_size(out) < 2_000_000
+
+
+def test_the_pruned_lambda_package_runs_the_handlers_alone_and_stays_under_10_mb(tmp_path):
+    """Build the package with its dependencies, then import and invoke both handlers from it in an interpreter
+    that sees only the package and what the Lambda runtime provides (boto3 and its dependencies)."""
+    import os
+    import subprocess
+    import sys
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    spec = importlib.util.spec_from_file_location("package_lambda", DEPLOY / "package_lambda.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    package = module.build(tmp_path / "lambda", with_deps=True)
+    assert module.directory_size(package) < 10_000_000
+
+    runtime = tmp_path / "runtime"  # stands in for the Lambda runtime's own boto3
+    runtime.mkdir()
+    for name in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py"):
+        found = next(Path(p) / name for p in sys.path if (Path(p) / name).exists())
+        (runtime / name).symlink_to(found)
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server._server.server_port}"
+        env = {
+            "PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "GR00T_TOKEN_TABLE": "tokens",
+            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "test",
+        }
+        boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                     aws_secret_access_key="testing").create_table(
+            TableName="tokens", KeySchema=[{"AttributeName": "jobName", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        script = f"""
+import json, sys
+sys.path[:0] = [{str(package)!r}, {str(runtime)!r}]
+from lambda_handler import launch, job_events
+from gr00t_core.errors import EventError
+ctx = type("Ctx", (), dict(function_name="f", memory_limit_in_mb=512, invoked_function_arn="arn:aws:lambda:us-east-1:1:function:f", aws_request_id="r"))()
+event = json.load(open({str(Path(__file__).resolve().parents[1] / "events" / "vams_event.json")!r}))
+event["body"].pop("TaskToken", None)
+try:
+    launch.handler(event, ctx)
+except EventError as exc:
+    print("launch:", "TaskToken" in str(exc))
+completed = json.load(open({str(Path(__file__).resolve().parents[1] / "events" / "sagemaker_job_completed.json")!r}))
+print("job_events:", job_events.handler(completed, ctx)["action"])
+print("heavy:", sorted(m for m in ("torch", "pyarrow", "numpy", "av") if m in sys.modules))
+"""
+        proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "launch: True" in proc.stdout and "job_events: unknown_job" in proc.stdout and "heavy: []" in proc.stdout
