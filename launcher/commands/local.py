@@ -12,13 +12,12 @@ asset. Exit code 0 exactly when the state machine ended SUCCEEDED.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from gr00t_core.errors import ConfigError
+from launcher.commands._args import add_asset_arguments, json_object_argument
 
 
 def register(subparsers: Any) -> None:
@@ -28,9 +27,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("asset_dir", metavar="ASSET_DIR", help="asset folder: gr00t_config.json + the dataset folder")
-    p.add_argument("--input-parameters", metavar="JSON|@FILE", default="",
-                   help="the pipeline's inputParameters (a JSON object, or @file.json)")
+    add_asset_arguments(p)
     p.add_argument("--runner", choices=("auto", "container", "process"), default="auto",
                    help="container: SageMaker SDK local mode (Docker); process: local processes; auto: container "
                         "when Docker is usable (default)")
@@ -39,28 +36,6 @@ def register(subparsers: Any) -> None:
                    help="do not copy the output folder into ASSET_DIR (it stays in the emulated S3 / --keep)")
     p.add_argument("--verbose", "-v", action="store_true", help="also print every line of the training job's log")
     p.set_defaults(func=run)
-
-
-def json_object_argument(value: str, option: str) -> dict[str, Any]:
-    """A JSON object given inline or as ``@FILE``; '' is an empty object."""
-    if not value:
-        return {}
-    source = option
-    text = value
-    if value.startswith("@"):
-        path = Path(value[1:])
-        source = f"{option} file {str(path)!r}"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError([f"{source} cannot be read ({exc.strerror or exc}); give an existing JSON file"]) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"{source} is not valid JSON (line {exc.lineno}: {exc.msg})"]) from None
-    if not isinstance(data, dict):
-        raise ConfigError([f"{source} must be a JSON object like {{\"maxSteps\": 100}}, got {type(data).__name__}"])
-    return data
 
 
 def _size(size: float) -> str:

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from launcher.commands.local import json_object_argument
+from launcher.commands._args import add_asset_arguments, json_object_argument
 
 READY, NOT_READY = 0, 2
 
@@ -27,9 +27,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("asset_dir", metavar="ASSET_DIR", help="asset folder: gr00t_config.json + the dataset folder")
-    p.add_argument("--input-parameters", metavar="JSON|@FILE", default="",
-                   help="the pipeline's inputParameters (a JSON object, or @file.json)")
+    add_asset_arguments(p)
     p.add_argument("--asset-metadata", metavar="JSON|@FILE", default="",
                    help="the asset's metadata as a flat object of GROOT_* keys (a JSON object, or @file.json)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the readable report")
