@@ -248,6 +248,7 @@ def _summary(
         "global_step": trainer.state.global_step,
         "max_steps": trainer.state.max_steps,
         "interrupted": interrupted,
+        "world_size": trainer.args.world_size,  # ranks that trained together (all nodes)
         "initial_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "train_runtime": round(runtime, 3),

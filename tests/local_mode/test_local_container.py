@@ -59,6 +59,7 @@ def test_two_instances_train_as_one_torchrun_job_with_one_set_of_outputs(trainin
     (folder,) = [p for p in asset.iterdir() if p.name.startswith("gr00tOutput_")]
     summary = json.loads((folder / "run_summary.json").read_text())
     assert summary["instance"]["hosts"] == 2 and summary["global_step"] == 6
+    assert json.loads((folder / "train_result.json").read_text())["world_size"] == 2  # one DDP job over both hosts
     # one set of outputs: each checkpoint once, written by the leader only
     kept_files = [p for p in (tmp_path / "kept" / "vams-local-assets").rglob("*") if p.is_file()]
     assert len([p for p in kept_files if p.name == "run_summary.json"]) == 1

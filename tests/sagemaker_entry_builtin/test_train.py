@@ -211,7 +211,7 @@ def test_two_ranks_under_torchrun_on_cpu(dataset_dir, tmp_path):
     assert proc.stdout.count("[gr00t-sm] step=4 ") == 1  # rank 0 prints, rank 1 does not
     assert proc.stderr.count("baseModelPath='nvidia/GR00T-N1.5-3B' is ignored") == 1
     result = _result(output)
-    assert result["global_step"] == 4 and result["interrupted"] is False
+    assert result["global_step"] == 4 and result["interrupted"] is False and result["world_size"] == 2
     # 160 samples = 20 batches of 8 per epoch shared by two ranks: 10 steps an epoch (one rank alone: 20)
     state = json.loads((folder / "trainer_state.json").read_text())
     assert state["epoch"] == pytest.approx(4 / 10)
