@@ -18,12 +18,18 @@ class UserError(Gr00tSmError):
 
 
 class ConfigError(UserError, ValueError):
-    """One or more parameters are invalid. ``problems`` lists each one as its own line."""
+    """One or more parameters are invalid. ``problems`` lists each one as its own line.
 
-    def __init__(self, problems: list[str], header: str = "Invalid training configuration") -> None:
+    ``warnings`` carries what resolution noticed besides (e.g. a misspelt key that was ignored): the fix for a
+    problem is often in a warning, so they travel with the error and close its message.
+    """
+
+    def __init__(self, problems: list[str], header: str = "Invalid training configuration", warnings: list[str] | None = None) -> None:
         self.problems = list(problems)
+        self.warnings = list(warnings or [])
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{header} ({len(self.problems)} problem(s)):\n{lines}")
+        notes = "".join(f"\n  note: {w}" for w in self.warnings)
+        super().__init__(f"{header} ({len(self.problems)} problem(s)):\n{lines}{notes}")
 
 
 class DatasetError(UserError, ValueError):

@@ -187,11 +187,11 @@ def resolve(
                 provenance[name] = tier
 
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, warnings=warnings)
     config = ResolvedConfig(values, provenance, warnings)
     problems = check_rules(config)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, warnings=config.warnings)
     return config
 
 

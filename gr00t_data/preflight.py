@@ -139,6 +139,7 @@ def run_preflight(
         result.warnings.extend(result.config.warnings)
     except ConfigError as exc:
         result.errors.extend(exc.problems)
+        result.warnings.extend(exc.warnings)
     if file_values is None and not (asset_dir / CONFIG_FILE_NAME).exists():
         result.warnings.append(f"no {CONFIG_FILE_NAME} in {asset_dir}: asset metadata, inputParameters and defaults apply")
 

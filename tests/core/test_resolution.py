@@ -54,6 +54,16 @@ def test_every_bad_value_is_reported_at_once_with_its_tier():
     assert "embodimentTag = 'robot' from pipeline inputParameters" in text
 
 
+def test_warnings_travel_with_the_error_so_a_typo_is_visible_when_something_else_fails():
+    with pytest.raises(ConfigError) as info:
+        resolve(file={"maxStep": 10, "learningRate": "fast"})
+    assert info.value.problems == ["learningRate = 'fast' from gr00t_config.json: expected a number such as 1e-4, got 'fast'"]
+    assert "note: gr00t_config.json: ignoring unknown key(s) 'maxStep' (did you mean 'maxSteps'?)" in str(info.value)
+    with pytest.raises(ConfigError) as rules:
+        resolve(file={"maxStep": 10, "numGpus": 4})
+    assert any("maxStep" in w for w in rules.value.warnings)
+
+
 def test_a_bad_value_shadowed_by_a_higher_tier_is_only_a_warning():
     config = resolve(file={"maxSteps": 5}, metadata={"GROOT_MAX_STEPS": "lots"})
     assert config["maxSteps"] == 5
