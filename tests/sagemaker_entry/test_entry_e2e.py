@@ -149,7 +149,9 @@ def test_builtin_two_ranks_end_to_end(tmp_path, s3, dataset, moto_endpoint):
 # --- SIGTERM mid-run, then the restarted job resumes ---------------------------------------------------------------
 def test_sigterm_mid_run_then_resume(tmp_path, s3, dataset, moto_endpoint):
     source, _ = dataset
-    job = make_job(tmp_path, source, endpoint=moto_endpoint, parameters={"maxSteps": 100, "saveSteps": 10})
+    # batch 16 keeps each step slow enough that the run cannot reach maxSteps between "copied checkpoint-10"
+    # (up to a second of upload polling behind the trainer) and the SIGTERM; batch 4 once finished all 100 steps
+    job = make_job(tmp_path, source, endpoint=moto_endpoint, parameters={"maxSteps": 120, "saveSteps": 10, "batchSize": 16})
     proc = job.start()
     lines: list[str] = []
     deadline = time.monotonic() + 300
@@ -168,7 +170,7 @@ def test_sigterm_mid_run_then_resume(tmp_path, s3, dataset, moto_endpoint):
     summary = _json(s3, prefix + "run_summary.json")
     assert summary["status"] == "interrupted"
     interrupted_step = summary["global_step"]
-    assert 10 <= interrupted_step < 100
+    assert 10 <= interrupted_step < 120
     first = _objects(s3, prefix)
     assert f"checkpoint-{interrupted_step}/.complete" in first  # the step running at SIGTERM was saved and copied
 
@@ -181,7 +183,7 @@ def test_sigterm_mid_run_then_resume(tmp_path, s3, dataset, moto_endpoint):
     after = _objects(s3, prefix)
     assert after["checkpoint-10/model.safetensors"]["LastModified"] == first["checkpoint-10/model.safetensors"]["LastModified"]
     summary2 = _json(s3, prefix + "run_summary.json")
-    assert summary2["status"] == "completed" and summary2["global_step"] == 100
+    assert summary2["status"] == "completed" and summary2["global_step"] == 120
     assert summary2["resumed_from_step"] == interrupted_step and summary2["output_folder"] == job.identity.output_folder
 
 
