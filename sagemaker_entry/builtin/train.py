@@ -374,5 +374,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit(code: int) -> None:
+    """Exit; under DDP skip the interpreter's teardown.
+
+    A gloo process group still alive at teardown can abort a rank ("terminate called without an active
+    exception", SIGABRT) after its work is done, and destroy_process_group() can deadlock on the GIL with gloo's
+    run-loop threads. Every output is written and flushed by now, so the process leaves at once instead.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
