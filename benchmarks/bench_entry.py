@@ -24,12 +24,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from sagemaker_entry.model_cache import RECORD, cache_key
-from tests.sagemaker_entry.jobs import BUCKET, REPO_ROOT, make_job, start_moto_process
+from benchmarks._support import moto_workspace
+from tests.sagemaker_entry.jobs import BUCKET, REPO_ROOT, make_job
 
 FAKE_TRAINER = "import sys\nprint('stand-in trainer started', flush=True)\nsys.exit(0)\n"
 MODEL = "nvidia/GR00T-N1.5-3B"
@@ -104,13 +104,7 @@ def _copy_then_prepare(work: Path, dataset: Path) -> float:
 
 
 def run(frames: int, repeats: int) -> dict[str, object]:
-    work = Path(tempfile.mkdtemp(prefix="bench-entry-", dir="/tmp"))
-    moto, endpoint = start_moto_process()
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
-                 aws_secret_access_key="x").create_bucket(Bucket=BUCKET)
-    try:
+    with moto_workspace("bench-entry-", BUCKET) as (work, endpoint):
         t = time.time()
         dataset = _make_dataset(work / "channel", frames)
         generated = time.time() - t
@@ -131,10 +125,6 @@ def run(frames: int, repeats: int) -> dict[str, object]:
             "overhead_vs_copy_then_prepare": round(overhead / naive, 3),
             "samples_s": [round(r["overhead_s"], 3) for r in runs],
         }
-    finally:
-        moto.kill()
-        moto.wait()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

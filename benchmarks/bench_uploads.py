@@ -22,7 +22,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from botocore.config import Config
 from gr00t_aws import uploads
 from sagemaker_entry.checkpoints import MANIFEST_NAME, UploadManifest
 from sagemaker_entry.outputs import OutputPublisher
-from tests.sagemaker_entry.jobs import start_moto_process
+from benchmarks._support import moto_workspace
 
 MIB = 1024 * 1024
 BLOCK = os.urandom(8 * MIB)  # incompressible content, written repeatedly (fast, and not a sparse file)
@@ -105,11 +104,8 @@ def _background_scenario(client, ck: Path, size: int, train_seconds: float) -> f
 def run(checkpoint_mb: int, interval: float | None, repeats: int = 2) -> dict[str, float]:
     """Medians over ``repeats`` (this machine is shared: single timings are noisy)."""
     size = checkpoint_mb * MIB
-    work = Path(tempfile.mkdtemp(prefix="bench-uploads-", dir="/tmp"))
-    moto, url = start_moto_process()
-    client = _client(url)
-    client.create_bucket(Bucket="bench")
-    try:
+    with moto_workspace("bench-uploads-", "bench") as (work, url):
+        client = _client(url)
         base = work / "baseline"
         folders = [_save_checkpoint(base, step, size) for step in (1, 2, 3)]
         alone, at_end = [], []
@@ -138,10 +134,6 @@ def run(checkpoint_mb: int, interval: float | None, repeats: int = 2) -> dict[st
             "samples": {"last_alone": [round(x, 2) for x in alone], "all_at_end": [round(x, 2) for x in at_end],
                         "tail": [round(x, 2) for x in tails]},
         }
-    finally:
-        moto.kill()
-        moto.wait()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
