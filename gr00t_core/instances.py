@@ -2,6 +2,11 @@
 
 Source: the SageMaker instance tables (reference/sagemaker-reference.md). Only GPU types make sense for GR00T;
 ``local``/``local_cpu`` are the SageMaker Python SDK's local-mode types (no GPU).
+
+This table, not botocore's service model, decides which types a job may ask for: the Lambda runtime bundles its
+own botocore, whose ``TrainingInstanceType`` enum can lag behind SageMaker (a type launched after that botocore
+release would be refused although SageMaker accepts it). A type is added here once it is checked against the
+SageMaker instance tables, so the launch path never depends on the runtime's botocore version.
 """
 
 from __future__ import annotations
@@ -66,6 +71,9 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
 
 LOCAL_INSTANCE_TYPES = frozenset({"local", "local_cpu"})
 
+# What CreateTrainingJob may carry: the table without the SDK's local-mode types.
+SAGEMAKER_INSTANCE_TYPES: tuple[str, ...] = tuple(name for name in INSTANCE_TYPES if name not in LOCAL_INSTANCE_TYPES)
+
 DEFAULT_INSTANCE_TYPE = "ml.g6e.4xlarge"
 
 
@@ -73,3 +81,11 @@ def gpu_count(instance_type: str) -> int | None:
     """GPUs per instance, or None for a type this table does not know."""
     known = INSTANCE_TYPES.get(instance_type)
     return known.gpus if known else None
+
+
+def unsupported_instance_type(instance_type: str) -> str:
+    """Why ``instance_type`` cannot run a SageMaker job here, naming every type that can."""
+    return (
+        f"{instance_type!r} is not a SageMaker training instance type this project supports; "
+        f"use one of: {', '.join(SAGEMAKER_INSTANCE_TYPES)}"
+    )

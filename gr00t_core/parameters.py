@@ -82,12 +82,12 @@ def _check_base_model(value: str) -> str | None:
 def _check_instance_type(value: str) -> str | None:
     if value in INSTANCE_TYPES:
         return None
-    return f"unknown instance type {value!r}; use an ml.g6e type such as {DEFAULT_INSTANCE_TYPE}"
+    return f"unknown instance type {value!r}; supported: {', '.join(INSTANCE_TYPES)} (default {DEFAULT_INSTANCE_TYPE})"
 
 
 def _check_instance_list(values: list[str]) -> str | None:
     bad = [v for v in values if v not in INSTANCE_TYPES]
-    return f"unknown instance type(s) {', '.join(bad)}" if bad else None
+    return f"unknown instance type(s) {', '.join(bad)}; supported: {', '.join(INSTANCE_TYPES)}" if bad else None
 
 
 _P = Parameter

@@ -4,6 +4,10 @@ botocore validates types and required members but not lengths, counts, patterns 
 anything; SageMaker itself would reject the request only after the Lambda has done its work. So the request is
 walked against the SageMaker service model (min/max/pattern/enum of every member), then the rules the model
 does not carry are applied (warm pools vs spot, MaxWait, file systems need a VPC, secrets never in plain sight).
+
+The instance type is the one enum checked against this project's table (gr00t_core.instances) instead of the
+service model: the model comes from whatever botocore the Lambda runtime bundles, and an older one lacks newer
+instance types that SageMaker accepts.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gr00t_core.errors import ConfigError
+from gr00t_core.instances import SAGEMAKER_INSTANCE_TYPES, unsupported_instance_type
 from launcher.settings import is_placeholder
 
 MAX_RUNTIME_LIMIT = 28 * 86400
@@ -27,6 +32,8 @@ _SECRET_PAIRS = {("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("API", "KEY")}
 _REFERENCE_WORDS = {"ID", "ARN", "NAME"}  # hfTokenSecretId names a secret, it is not one
 # Hugging Face tokens and AWS access keys have recognisable shapes: refuse them wherever they appear.
 _SECRET_VALUE = re.compile(r"\b(hf_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16})\b")
+# Enums the instance table owns (see the module docstring); _rule_problems checks them against the table.
+_TABLE_OWNED_ENUMS = frozenset({"CreateTrainingJob.ResourceConfig.InstanceType"})
 
 
 @functools.cache
@@ -77,7 +84,7 @@ def _walk(shape: Any, value: Any, path: str, problems: list[str]) -> None:
             problems.append(f"{path}: at least {meta['min']} characters, got {len(value)}")
         if "max" in meta and len(value) > meta["max"]:
             problems.append(f"{path}: at most {meta['max']} characters, got {len(value)} ({value[:40]!r}...)")
-        if shape.enum and value not in shape.enum:
+        if shape.enum and value not in shape.enum and path not in _TABLE_OWNED_ENUMS:
             problems.append(f"{path}: {value!r} is not a value SageMaker accepts here")
         elif "pattern" in meta and not _compiled(meta["pattern"]).fullmatch(value) and not is_placeholder(value):
             problems.append(f"{path}: {value!r} does not match SageMaker's pattern {meta['pattern']}")
@@ -123,6 +130,9 @@ def _rule_problems(request: Mapping[str, Any]) -> list[str]:
     stopping = request.get("StoppingCondition", {})
     spot = bool(request.get("EnableManagedSpotTraining"))
     keep_alive = resource.get("KeepAlivePeriodInSeconds", 0)
+    instance_type = resource.get("InstanceType")
+    if instance_type is not None and instance_type not in SAGEMAKER_INSTANCE_TYPES:
+        problems.append(f"ResourceConfig.InstanceType: {unsupported_instance_type(instance_type)}")
     if keep_alive and spot:
         problems.append("ResourceConfig.KeepAlivePeriodInSeconds: warm pools cannot be combined with managed spot training")
     if keep_alive > MAX_KEEP_ALIVE:
@@ -170,15 +180,6 @@ def validate_training_job_request(request: Mapping[str, Any], operation_model: A
     problems = request_problems(request, operation_model)
     if problems:
         raise ConfigError(problems, header="The training job request breaks SageMaker limits")
-
-
-def training_instance_types(operation_model: Any = None) -> tuple[str, ...]:
-    """Every instance type CreateTrainingJob accepts, from the botocore service model.
-
-    Pass the SageMaker client's operation model where one exists: loading the model a second time costs ~0.1 s.
-    """
-    shape = (operation_model or _operation_model()).input_shape.members["ResourceConfig"].members["InstanceType"]
-    return tuple(shape.enum)
 
 
 def create_training_job_model(sm: Any) -> Any:

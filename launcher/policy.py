@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gr00t_core.errors import ConfigError
+from gr00t_core.instances import SAGEMAKER_INSTANCE_TYPES, unsupported_instance_type
 from gr00t_core.parameters import PARAMETERS_BY_NAME
 from gr00t_core.resolution import TIER_LABELS, ResolvedConfig, Tier
-from launcher.limits import training_instance_types
 from launcher.request import instance_types_to_try
 from launcher.settings import DeploymentSettings, env_name
 
@@ -20,14 +18,14 @@ def _source(config: ResolvedConfig, name: str) -> str:
     return f"{name} (from {TIER_LABELS[tier]})"
 
 
-def policy_problems(config: ResolvedConfig, settings: DeploymentSettings, operation_model: Any = None) -> list[str]:
+def policy_problems(config: ResolvedConfig, settings: DeploymentSettings) -> list[str]:
     problems: list[str] = []
     v = config.values
-    known = set(training_instance_types(operation_model))
     for itype in instance_types_to_try(config):
         name = "instanceType" if itype == v["instanceType"] else "instanceTypeFallbacks"
-        if itype not in known:
-            problems.append(f"{_source(config, name)}: {itype!r} is not a SageMaker training instance type; use e.g. ml.g6e.4xlarge")
+        # The project's instance table decides, not the runtime's botocore enum (see gr00t_core.instances).
+        if itype not in SAGEMAKER_INSTANCE_TYPES:
+            problems.append(f"{_source(config, name)}: {unsupported_instance_type(itype)}")
         elif not settings.allows_instance_type(itype):
             problems.append(
                 f"{_source(config, name)}: {itype!r} is not allowed by this deployment "
@@ -57,7 +55,7 @@ def policy_problems(config: ResolvedConfig, settings: DeploymentSettings, operat
     return problems
 
 
-def enforce_policy(config: ResolvedConfig, settings: DeploymentSettings, operation_model: Any = None) -> None:
-    problems = policy_problems(config, settings, operation_model)
+def enforce_policy(config: ResolvedConfig, settings: DeploymentSettings) -> None:
+    problems = policy_problems(config, settings)
     if problems:
         raise ConfigError(problems, header="The training configuration asks for more than this deployment allows")

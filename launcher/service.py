@@ -102,17 +102,13 @@ def plan_run(
     *,
     now: datetime,
     read_files: bool = True,
-    operation_model: Any = None,
 ) -> RunPlan:
-    """Resolve and preflight one run. ``read_files=False`` skips S3 (``--dry-run`` without credentials).
-
-    ``operation_model``: CreateTrainingJob's model from the SageMaker client, when there is one (saves a reload).
-    """
+    """Resolve and preflight one run. ``read_files=False`` skips S3 (``--dry-run`` without credentials)."""
     location = asset_location(event.body)
     origin = run_origin(event, location)
     file_values = read_config_file(s3, location) if read_files else None
     config = resolve_for_event(event, file_values)
-    enforce_policy(config, settings, operation_model)
+    enforce_policy(config, settings)
     dataset, warnings = check_dataset(s3, location, config) if read_files else ({}, [])
     run = run_spec(config, settings, origin, location, started=now)
     return RunPlan(event, location, origin, config, run, dataset, [*config.warnings, *warnings])
@@ -187,7 +183,7 @@ def handle_launch_event(
             )
         store = _token_store(settings, clients, clock)
         now = datetime.fromtimestamp(clock(), timezone.utc)
-        plan = plan_run(event, settings, clients.s3, now=now, operation_model=create_training_job_model(clients.sagemaker))
+        plan = plan_run(event, settings, clients.s3, now=now)
         result = launch_plan(plan, settings, clients.sagemaker)
     except UserError as exc:
         return _reject(token, exc, clients)

@@ -5,7 +5,8 @@ import copy
 import pytest
 
 from gr00t_core.errors import ConfigError
-from launcher.limits import _looks_secret, request_problems, training_instance_types, validate_training_job_request
+from gr00t_core.instances import SAGEMAKER_INSTANCE_TYPES
+from launcher.limits import _looks_secret, request_problems, validate_training_job_request
 from tests.launcher.requests_util import request_for
 
 BASE = request_for()
@@ -54,8 +55,8 @@ BAD = [
     ("too many tags", lambda r: r["Tags"].extend({"Key": f"k{i}", "Value": "v"} for i in range(50)), "Tags: at most 50 entries"),
     ("tag value too long", lambda r: r["Tags"].append({"Key": "k", "Value": "v" * 257}), r"Tags\[\d+\].Value: at most 256"),
     ("tag value pattern", lambda r: r["Tags"].append({"Key": "k", "Value": "a<b>"}), "does not match SageMaker's pattern"),
-    ("unknown instance type", _set(["ResourceConfig", "InstanceType"], "ml.g6e.5xlarge"), "'ml.g6e.5xlarge' is not a value SageMaker accepts"),
-    ("local instance type", _set(["ResourceConfig", "InstanceType"], "local_cpu"), "'local_cpu' is not a value SageMaker accepts"),
+    ("unknown instance type", _set(["ResourceConfig", "InstanceType"], "ml.g6e.5xlarge"), r"'ml.g6e.5xlarge' is not a SageMaker training instance type this project supports; use one of: ml.g6e.xlarge, "),
+    ("local instance type", _set(["ResourceConfig", "InstanceType"], "local_cpu"), "'local_cpu' is not a SageMaker training instance type"),
     ("keep-alive too long", _set(["ResourceConfig", "KeepAlivePeriodInSeconds"], 7200), "at most 3600 s"),
     ("keep-alive over the API max", _set(["ResourceConfig", "KeepAlivePeriodInSeconds"], 30000), "must be at most 21600"),
     ("warm pool with spot", lambda r: (r["ResourceConfig"].update(KeepAlivePeriodInSeconds=60), r.update(EnableManagedSpotTraining=True), r["StoppingCondition"].update(MaxWaitTimeInSeconds=60000)), "cannot be combined with managed spot"),
@@ -103,6 +104,26 @@ def test_secret_looking_keys(key, secret):
     assert _looks_secret(key) is secret
 
 
-def test_instance_enum_comes_from_the_service_model():
-    types = training_instance_types()
-    assert "ml.g6e.4xlarge" in types and "ml.p5.48xlarge" in types and "local" not in types
+def _service_model_without(instance_types):
+    """CreateTrainingJob as an older botocore (an older Lambda runtime) describes it: without these types."""
+    import botocore.loaders
+    import botocore.model
+
+    spec = copy.deepcopy(botocore.loaders.Loader().load_service_model("sagemaker", "service-2"))
+    shape = spec["shapes"]["TrainingInstanceType"]
+    shape["enum"] = [t for t in shape["enum"] if t not in instance_types]
+    return botocore.model.ServiceModel(spec, service_name="sagemaker").operation_model("CreateTrainingJob")
+
+
+@pytest.mark.parametrize("instance_type", ["ml.g6e.4xlarge", "ml.g6e.48xlarge", "ml.p5en.48xlarge"])
+def test_a_table_type_missing_from_an_older_botocore_still_passes(instance_type):
+    old_model = _service_model_without({instance_type})
+    assert instance_type not in old_model.input_shape.members["ResourceConfig"].members["InstanceType"].enum
+    assert request_problems(_changed(_set(["ResourceConfig", "InstanceType"], instance_type)), old_model) == []
+
+
+@pytest.mark.parametrize("instance_type", ["ml.m5.xlarge", "ml.g6e.5xlarge", "local"])
+def test_a_type_outside_the_table_is_refused_even_when_botocore_knows_it(instance_type):
+    problems = request_problems(_changed(_set(["ResourceConfig", "InstanceType"], instance_type)))
+    assert problems == [f"ResourceConfig.InstanceType: {instance_type!r} is not a SageMaker training instance type "
+                        f"this project supports; use one of: {', '.join(SAGEMAKER_INSTANCE_TYPES)}"]

@@ -14,6 +14,7 @@ from tests.launcher.aws_env import settings
         ({"instanceType": "ml.p5.48xlarge", "numGpus": 1}, {}, r"instanceType \(from gr00t_config.json\): 'ml.p5.48xlarge' is not allowed by this deployment \(allowed: ml.g6e.\*\)"),
         ({"instanceTypeFallbacks": ["ml.g5.12xlarge"]}, {}, r"instanceTypeFallbacks .*'ml.g5.12xlarge' is not allowed.*GR00T_ALLOWED_INSTANCE_TYPES"),
         ({"instanceType": "local_cpu"}, {"allowed_instance_types": ("*",)}, "'local_cpu' is not a SageMaker training instance type"),
+        ({"instanceTypeFallbacks": ["local"]}, {"allowed_instance_types": ("*",)}, r"instanceTypeFallbacks .*'local' is not a SageMaker training instance type this project supports; use one of: ml.g6e.xlarge, .*ml.p5en.48xlarge$"),
         ({"instanceCount": 8}, {}, r"instanceCount \(from gr00t_config.json\) = 8 exceeds this deployment's maximum of 4"),
         ({"maxRuntimeSeconds": 200000}, {}, r"maxRuntimeSeconds .* exceeds this deployment's maximum of 86400 s"),
         ({"warmPoolKeepAliveSeconds": 1200}, {"max_keep_alive_seconds": 600}, "warmPoolKeepAliveSeconds .* maximum of 600 s"),
