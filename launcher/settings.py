@@ -40,6 +40,9 @@ _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _JOB_PREFIX = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,19}$")
+# A key ARN, not an id or alias: IAM policies name KMS keys only by key ARN (AWS KMS developer guide,
+# "Specifying KMS keys in IAM policy statements"), and the template grants the roles this same ARN.
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$")
 
 
 def _env(name: str, **kwargs: Any) -> Any:
@@ -72,6 +75,9 @@ class DeploymentSettings:
     security_groups: tuple[str, ...] = _env("GR00T_SECURITY_GROUPS", default=())
     hf_token_secret_id: str = _env("GR00T_HF_TOKEN_SECRET_ID", default="")  # a secret's id, never the token
     output_prefix: str = _env("GR00T_OUTPUT_PREFIX", default="")  # s3://bucket/prefix/ for standalone runs
+    # The asset bucket's customer-managed KMS key ("" = SSE-S3 / AWS managed). Sent as OutputDataConfig.KmsKeyId:
+    # without it SageMaker encrypts its output with the account's aws/s3 key, not the bucket's key.
+    asset_kms_key_arn: str = _env("GR00T_ASSET_KMS_KEY_ARN", default="")
     job_name_prefix: str = _env("GR00T_JOB_NAME_PREFIX", default=DEFAULT_JOB_NAME_PREFIX)
 
     @property
@@ -161,6 +167,8 @@ def _validate(s: DeploymentSettings) -> list[str]:
         bad("model_cache_bucket", f"{s.model_cache_bucket!r} is not an S3 bucket name (give the name, not s3://...)")
     if s.output_prefix and not _S3_PREFIX.match(s.output_prefix):
         bad("output_prefix", f"{s.output_prefix!r} must be an s3://bucket/prefix/ URI")
+    if s.asset_kms_key_arn and not _KMS_KEY_ARN.match(s.asset_kms_key_arn):
+        bad("asset_kms_key_arn", f"{s.asset_kms_key_arn!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; not an alias)")
     if not _JOB_PREFIX.match(s.job_name_prefix):
         bad("job_name_prefix", f"{s.job_name_prefix!r} must be 1-20 letters, digits or hyphens")
     if s.file_system_id:

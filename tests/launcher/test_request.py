@@ -21,6 +21,8 @@ FSX = dict(
     security_groups=("sg-0123456789abcdef0",),
 )
 
+ASSET_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
 CASES = {
     "defaults": ({}, {}),
     "spot": ({"useSpot": True, "maxRuntimeSeconds": 7200}, {}),
@@ -28,6 +30,7 @@ CASES = {
     "multi-node, 4 GPUs": ({"instanceType": "ml.g6e.12xlarge", "instanceCount": 2, "numGpus": 4}, {"max_instance_count": 4}),
     "fsx model cache": ({}, FSX),
     "efs model cache": ({}, {**FSX, "file_system_type": "EFS", "file_system_directory": "/gr00t"}),
+    "asset bucket with a customer-managed key": ({}, {"asset_kms_key_arn": ASSET_KEY_ARN}),
 }
 
 
@@ -139,7 +142,7 @@ def test_tags_identify_asset_pipeline_execution_and_user():
     tags = {t["Key"]: t["Value"] for t in request_for()["Tags"]}
     assert tags["vams:assetId"] == "xd130a6d6-1e26-4e79-9c7b-5b5c2a1f0e11"
     assert tags["vams:databaseId"] == "robotics-db"
-    assert tags["vams:pipelineId"] == "nvidia-gr00t-finetune-n1-5-3b"
+    assert tags["vams:pipelineId"] == "gr00t-sagemaker-finetune"
     assert tags["vams:executionId"] == "7c1e0b2a-9d4f-4b61-a8a3-0e6f5d2c9b47"
     assert tags["vams:executingUser"] == "alice@example.com"
     assert tags["gr00t:attempt"] == "1"
@@ -204,3 +207,11 @@ def test_relaunch_names_are_valid_deterministic_and_new(name):
     new = relaunch_job_name(name)
     assert JOB_NAME_PATTERN.match(new) and new == relaunch_job_name(name) and new != name
     assert new.startswith(name[:5])
+
+
+def test_output_is_encrypted_with_the_asset_bucket_key_only_when_one_is_configured():
+    # Without OutputDataConfig.KmsKeyId SageMaker encrypts its output with the account's aws/s3 key
+    # (API reference, OutputDataConfig.KmsKeyId), which a bucket that demands its own key refuses.
+    assert "KmsKeyId" not in request_for()["OutputDataConfig"]
+    output = request_for(s=settings(asset_kms_key_arn=ASSET_KEY_ARN))["OutputDataConfig"]
+    assert output["KmsKeyId"] == ASSET_KEY_ARN and output["S3OutputPath"].endswith("/sagemaker/output/")

@@ -65,11 +65,26 @@ def test_settings_file_wins_over_environment(tmp_path):
         ({"GR00T_MODEL_CACHE_BUCKET": "s3://cache"}, "not an S3 bucket name"),
         ({"GR00T_OUTPUT_PREFIX": "bucket/prefix"}, "must be an s3://bucket/prefix/ URI"),
         ({"GR00T_JOB_NAME_PREFIX": "gr00t_x"}, "letters, digits or hyphens"),
+        # IAM policies cannot name a key by alias or bare id, so neither can the setting the template grants on
+        ({"GR00T_ASSET_KMS_KEY_ARN": "alias/vams-assets"}, "GR00T_ASSET_KMS_KEY_ARN: 'alias/vams-assets' is not a KMS key ARN"),
+        ({"GR00T_ASSET_KMS_KEY_ARN": "1234abcd-12ab-34cd-56ef-1234567890ab"}, "is not a KMS key ARN"),
     ],
 )
 def test_invalid_settings_name_the_variable(env, match):
     with pytest.raises(SettingsError, match=match):
         load_settings(env)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",  # multi-Region key
+    ],
+)
+def test_asset_kms_key_arn_is_read_from_the_environment(arn):
+    assert load_settings({"GR00T_ASSET_KMS_KEY_ARN": arn}).asset_kms_key_arn == arn
+    assert load_settings({}).asset_kms_key_arn == ""  # the default: the asset bucket uses SSE-S3 / aws managed keys
 
 
 def test_every_problem_is_reported_at_once():
