@@ -271,10 +271,16 @@ def check_rules(config: ResolvedConfig) -> list[str]:
     return problems
 
 
-def parse_config_file(text: str, *, name: str = CONFIG_FILE_NAME) -> dict[str, Any]:
-    """Parse gr00t_config.json text; a user error names the file, the line and what to fix."""
+def parse_config_file(content: str | bytes, *, name: str = CONFIG_FILE_NAME) -> dict[str, Any]:
+    """Parse gr00t_config.json: its text, or its bytes as read from a file or S3 (UTF-8, with or without the
+    byte-order mark Windows editors write). A user error names the file, the line and what to fix."""
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ConfigError([f"{name} is not UTF-8 text; save it as UTF-8 JSON"]) from None
     try:
-        data = json.loads(text)
+        data = json.loads(content)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             [f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file or remove it"]

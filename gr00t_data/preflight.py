@@ -53,11 +53,7 @@ def _read_config_file(asset_dir: Path) -> dict[str, Any] | None:
         return None
     if not path.is_file():
         raise ConfigError([f"{path} is not a file; {CONFIG_FILE_NAME} must be a JSON file at the asset root"])
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError([f"{path} is not UTF-8 text; save it as UTF-8 JSON"]) from None
-    return parse_config_file(text, name=str(path))
+    return parse_config_file(path.read_bytes(), name=str(path))
 
 
 def _only_dataset_keys(source: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -59,11 +59,7 @@ def read_config_file(s3: Any, location: AssetLocation) -> dict[str, Any] | None:
     raw = read_object(s3, location.bucket, location.key(CONFIG_FILE_NAME), max_bytes=CONFIG_MAX_BYTES)
     if raw is None:
         return None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError([f"{location.uri(CONFIG_FILE_NAME)} is not UTF-8 text; save it as UTF-8 JSON"]) from None
-    return parse_config_file(text, name=location.uri(CONFIG_FILE_NAME))
+    return parse_config_file(raw, name=location.uri(CONFIG_FILE_NAME))
 
 
 def resolve_for_event(event: VamsEvent, file_values: Mapping[str, Any] | None) -> ResolvedConfig:

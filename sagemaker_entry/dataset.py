@@ -12,12 +12,14 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gr00t_core.errors import AssetError, ConfigError
-from gr00t_core.resolution import CONFIG_FILE_NAME, parse_config_file
+from gr00t_core.parameters import to_string
+from gr00t_core.resolution import CONFIG_FILE_NAME, ResolvedConfig, parse_config_file, resolve
 
 INFO_FILE = Path("meta") / "info.json"
 
@@ -41,16 +43,29 @@ def locate_dataset(channel: Path, dataset_path: str) -> Path:
     )
 
 
-def read_config_file(channel: Path) -> dict[str, Any] | None:
-    """gr00t_config.json at the channel root (it outranks every other tier), or None."""
+def ignored_config_file(channel: Path, config: ResolvedConfig, hyperparameters: Mapping[str, str]) -> str | None:
+    """A warning when the channel holds a gr00t_config.json whose values differ from the job's, else None.
+
+    The file changes nothing: the launch resolved the configuration once (gr00t_config.json at the asset root >
+    asset metadata > inputParameters > defaults) and checked it together with what only the launch decides
+    (instance type, channels, output folder, spot) before any GPU was paid for. A file that could still win here
+    would train with values nobody checked and that Studio's hyperparameters do not show.
+    """
     path = channel / CONFIG_FILE_NAME
     if not path.is_file():
         return None
+    ignored = (f"{path} is ignored: the training job's hyperparameters, resolved and checked at launch, "
+               "are the run's configuration")
+    fix = "; to change the run, edit gr00t_config.json at the asset root and launch again"
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{CONFIG_FILE_NAME} in the dataset channel cannot be read: {exc}"]) from None
-    return parse_config_file(text)
+        with_file = resolve(file=parse_config_file(path.read_bytes(), name=str(path)), hyperparameters=hyperparameters)
+    except (OSError, ConfigError) as exc:
+        return f"{ignored} (the file cannot be used anyway: {exc}){fix}"
+    differs = [f"{name} = {to_string(with_file[name])} (job: {to_string(value)})"
+               for name, value in config.values.items() if with_file[name] != value]
+    if not differs:
+        return None
+    return f"{ignored}; it differs in {', '.join(differs)}{fix}"
 
 
 def _link_or_copy(src: Path, dst: Path, *, state: dict[str, bool]) -> None:

@@ -33,7 +33,7 @@ from gr00t_core.run import RunIdentity
 from sagemaker_entry import contract, engines, failure
 from sagemaker_entry.checkpoints import MANIFEST_NAME, ResumeState, UploadManifest, prepare_resume
 from sagemaker_entry.contract import TrainingEnv
-from sagemaker_entry.dataset import locate_dataset, read_config_file
+from sagemaker_entry.dataset import ignored_config_file, locate_dataset
 from sagemaker_entry.model_cache import LocalTier, ModelCache, ModelResult, S3Tier
 from sagemaker_entry.reports import (
     ASSET_METADATA,
@@ -143,8 +143,12 @@ class Entry:
                 f"the training job has no 'dataset' input channel (channels: {sorted(env.channels) or 'none'}); "
                 "it must be started by `gr00t-sm launch` or the launch Lambda"
             )
-        file_cfg = read_config_file(channel) if channel.is_dir() else None
-        config = resolve(file=file_cfg, hyperparameters=env.hyperparameters)
+        # The launch resolved the configuration once; here it is only re-validated, with its provenance
+        # (gr00tProvenance). Hyperparameters are the only source, so Studio shows what actually trains.
+        config = resolve(hyperparameters=env.hyperparameters)
+        ignored = ignored_config_file(channel, config, env.hyperparameters)
+        if ignored:
+            config.warnings.append(ignored)
         identity = RunIdentity.from_hyperparameters(env.hyperparameters)
         source = locate_dataset(channel, str(config["datasetPath"]))
         layout = engines.node_layout(

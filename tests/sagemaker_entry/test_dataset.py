@@ -6,9 +6,10 @@ import os
 
 import pytest
 
-from gr00t_core.errors import AssetError, ConfigError
+from gr00t_core.errors import AssetError
+from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, Tier, resolve
 from sagemaker_entry import dataset
-from sagemaker_entry.dataset import locate_dataset, make_working_copy, read_config_file
+from sagemaker_entry.dataset import ignored_config_file, locate_dataset, make_working_copy
 
 
 def _channel(root):
@@ -62,10 +63,35 @@ def test_locate_channel_or_dataset_path_inside_it(tmp_path):
         locate_dataset(tmp_path / "missing", "dataset")
 
 
-def test_config_file_in_the_channel(tmp_path):
-    assert read_config_file(tmp_path) is None
-    (tmp_path / "gr00t_config.json").write_text(json.dumps({"maxSteps": 7}))
-    assert read_config_file(tmp_path) == {"maxSteps": 7}
-    (tmp_path / "gr00t_config.json").write_text("{bad")
-    with pytest.raises(ConfigError, match="gr00t_config.json is not valid JSON"):
-        read_config_file(tmp_path)
+# The job's hyperparameters as the launcher writes them: maxSteps came from the asset's gr00t_config.json.
+LAUNCHED = {"maxSteps": "7", "engine": "builtin", "dataConfig": "so100_dualcam",
+            PROVENANCE_HYPERPARAMETER: '{"maxSteps":"file"}'}
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (None, None),  # no file: nothing to say
+        (json.dumps({"maxSteps": 7, "engine": "builtin"}), None),  # the same values as the job: nothing to say
+        (json.dumps({"maxSteps": "7"}), None),  # "7" and 7 are the same value once coerced
+        (json.dumps({"maxSteps": 9000, "dataConfig": "so100"}),
+         ["is ignored", "dataConfig = so100 (job: so100_dualcam)", "maxSteps = 9000 (job: 7)", "launch again"]),
+        ("\ufeff" + json.dumps({"maxSteps": 9000}), ["maxSteps = 9000 (job: 7)"]),  # UTF-8 BOM (Windows editors)
+        ("{bad", ["is ignored", "cannot be used anyway", "not valid JSON (line 1"]),
+        (json.dumps({"maxSteps": -3}), ["is ignored", "cannot be used anyway", "maxSteps = -3"]),
+    ],
+)
+def test_a_config_file_in_the_channel_changes_nothing_and_differences_are_named(tmp_path, content, expected):
+    config = resolve(hyperparameters=LAUNCHED)
+    before = (dict(config.values), dict(config.provenance))
+    if content is not None:
+        (tmp_path / "gr00t_config.json").write_text(content, encoding="utf-8")
+    warning = ignored_config_file(tmp_path, config, LAUNCHED)
+    if expected is None:
+        assert warning is None
+    else:
+        assert warning.startswith(f"{tmp_path / 'gr00t_config.json'} is ignored: the training job's hyperparameters")
+        for part in expected:
+            assert part in warning, (part, warning)
+    assert (dict(config.values), dict(config.provenance)) == before
+    assert config["maxSteps"] == 7 and config.provenance["maxSteps"] is Tier.FILE

@@ -57,3 +57,26 @@ def test_sigterm_during_training_is_forwarded_not_raised(tmp_path):
     entry.request_stop()
     entry.request_stop()  # a second SIGTERM changes nothing
     assert entry.trainer.terminated and entry.stop_at is not None
+
+
+def test_the_launched_hyperparameters_are_the_configuration_not_a_file_in_the_channel(tmp_path):
+    job = _job(tmp_path, parameters={"maxSteps": 4, "learningRate": 0.0005})
+    (job.channel / "gr00t_config.json").write_text(json.dumps({"maxSteps": 9000, "learningRate": 0.0005}))
+    plan = Entry(read_training_env(job.env)).plan(dry_run=True)
+    assert plan.config["maxSteps"] == 4 and plan.config["learningRate"] == 0.0005
+    # provenance is the launch's (gr00tProvenance), not "hyperparameters"
+    assert plan.config.provenance["maxSteps"].value == "run" and plan.config.provenance["seed"].value == "default"
+    [warning] = [w for w in plan.config.warnings if "gr00t_config.json" in w]
+    assert "maxSteps = 9000 (job: 4)" in warning and "learningRate" not in warning
+
+
+def test_hyperparameters_without_provenance_are_their_own_tier(tmp_path):
+    """A job made by hand (or a local experiment's SM_HPS) without gr00tProvenance: what it sets is reported as
+    coming from the hyperparameters, everything else from the defaults."""
+    job = _job(tmp_path)
+    hps = {k: v for k, v in job.hyperparameters.items() if k != "gr00tProvenance"}
+    env = dict(job.env, SM_HPS=json.dumps(hps))
+    config = Entry(read_training_env(env)).plan(dry_run=True).config
+    assert config.provenance["maxSteps"].value == "hyperparameters" and config["maxSteps"] == 4
+    assert config.provenance["loraAlpha"].value == "hyperparameters"  # the launcher writes every value
+    assert not [w for w in config.warnings if "gr00t_config.json" in w]
