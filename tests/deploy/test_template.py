@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_environment_variables_are_deployment_settings():
 
 def test_pass_role_only_for_the_training_role():
     # the launch Lambda starts jobs; the job-events Lambda relaunches one on a fallback type after a capacity failure
-    passes = {r: s for r in ("LaunchFunction", "JobEventsFunction", "StopFunction") for s in _statements(r) if "iam:PassRole" in str(s["Action"])}
+    passes = {r: s for r in ("LaunchFunction", "JobEventsFunction", "StopFunction") for s in _statements(r) if "iam:PassRole" in str(s.get("Action"))}
     assert set(passes) == {"LaunchFunction", "JobEventsFunction"}
     for statement in passes.values():
         assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
@@ -63,11 +64,130 @@ def test_training_role_writes_only_pipeline_outputs_in_the_asset_bucket():
     ]
     assert len(asset_writes) == 1
     assert asset_writes[0]["Resource"]["Fn::Sub"].endswith(":::${AssetBucketName}/pipelines/*")
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _key_statements(resource):
+    """Statements granting the asset bucket's KMS key: (the HasAssetKey condition, the statement)."""
+    found = []
+    for statement in _statements(resource):
+        if isinstance(statement, dict) and "Fn::If" in statement:
+            condition, granted, otherwise = statement["Fn::If"]
+            if "kms:" in str(granted.get("Action")):
+                found.append((condition, otherwise, granted))
+    return found
+
+
+@pytest.mark.parametrize(
+    "resource,actions",
+    [
+        # reads the dataset, writes checkpoints (multipart) and SageMaker's output with OutputDataConfig.KmsKeyId
+        ("SageMakerExecutionRole", ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"]),
+        ("LaunchFunction", "kms:Decrypt"),  # reads gr00t_config.json and meta/ only
+    ],
+)
+def test_asset_bucket_key_is_granted_only_when_given_and_only_what_s3_needs(resource, actions):
+    [(condition, otherwise, granted)] = _key_statements(resource)
+    assert condition == "HasAssetKey" and otherwise == {"Ref": "AWS::NoValue"}
+    assert granted["Action"] == actions and granted["Resource"] == {"Ref": "AssetBucketKmsKeyArn"}
+    assert TEMPLATE["Conditions"]["HasAssetKey"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AssetBucketKmsKeyArn"}, ""]}]}
+
+
+def test_functions_that_never_read_the_asset_bucket_get_no_key():
+    for function in ("JobEventsFunction", "StopFunction"):
+        assert "kms:" not in str(_statements(function))
+
+
+def test_the_key_reaches_the_lambdas_as_the_deployment_setting():
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["GR00T_ASSET_KMS_KEY_ARN"] == {"Ref": "AssetBucketKmsKeyArn"}
+
+
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("", True),  # SSE-S3 / aws managed key: nothing to grant
+        (KEY_ARN, True),
+        ("arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab", True),
+        ("alias/vams-assets", False),  # IAM cannot grant a key by alias
+        ("arn:aws:kms:us-east-1:123456789012:alias/vams-assets", False),
+        ("1234abcd-12ab-34cd-56ef-1234567890ab", False),
+    ],
+)
+def test_key_parameter_and_setting_accept_the_same_values(value, ok):
+    from launcher.settings import SettingsError, load_settings
+
+    assert bool(re.fullmatch(TEMPLATE["Parameters"]["AssetBucketKmsKeyArn"]["AllowedPattern"], value)) is ok
+    try:
+        load_settings({"GR00T_ASSET_KMS_KEY_ARN": value})
+        accepted = True
+    except SettingsError:
+        accepted = False
+    assert accepted is ok
+
+
+def _evaluate(node, params):
+    """CloudFormation's rule functions, as far as the template's Rules use them."""
+    if isinstance(node, dict):
+        [(name, arg)] = node.items()
+        if name == "Ref":
+            return params[arg]
+        values = [_evaluate(a, params) for a in arg]
+        if name == "Fn::Not":
+            return not values[0]
+        if name == "Fn::And":
+            return all(values)
+        if name == "Fn::Or":
+            return any(values)
+        if name == "Fn::Equals":
+            return values[0] == values[1]
+        if name == "Fn::Contains":
+            return values[1] in values[0]
+        raise AssertionError(f"the test does not evaluate {name}: extend _evaluate")
+    return node
+
+
+def _refused_rules(**given):
+    """Names of the template rules whose assertions fail for these parameter values (defaults elsewhere)."""
+    params = {}
+    for name, spec in TEMPLATE["Parameters"].items():
+        value = given.get(name, spec.get("Default", ""))
+        params[name] = value.split(",") if spec["Type"] == "CommaDelimitedList" else value
+    refused = set()
+    for rule_name, rule in TEMPLATE["Rules"].items():
+        if _evaluate(rule.get("RuleCondition", True), params):
+            refused |= {rule_name for a in rule["Assertions"] if not _evaluate(a["Assert"], params)}
+    return refused
+
+
+FS = {"FileSystemId": "fs-0123456789abcdef0", "FileSystemType": "FSxLustre", "FileSystemDirectory": "/abcdefgh/models"}
+VPC = {"SubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210", "SecurityGroupIds": "sg-0123456789abcdef0"}
+
+
+@pytest.mark.parametrize(
+    "given,refused",
+    [
+        ({}, set()),
+        (VPC, set()),
+        ({**FS, **VPC}, set()),
+        ({**FS, **VPC, "FileSystemType": "EFS", "FileSystemDirectory": "/models"}, set()),
+        (FS, {"FileSystemNeedsVpc"}),  # the model cache cannot be mounted outside a VPC
+        ({**FS, "SubnetIds": VPC["SubnetIds"]}, {"FileSystemNeedsVpc", "SubnetsAndSecurityGroupsTogether"}),
+        ({**FS, **VPC, "FileSystemType": ""}, {"FileSystemNeedsVpc"}),
+        ({**FS, **VPC, "FileSystemDirectory": ""}, {"FileSystemNeedsVpc"}),
+        ({"FileSystemType": "EFS", **VPC}, {"FileSystemSettingsNeedAFileSystem"}),
+        ({"SecurityGroupIds": VPC["SecurityGroupIds"]}, {"SubnetsAndSecurityGroupsTogether"}),
+    ],
+)
+def test_deploy_time_rules_refuse_incomplete_network_settings(given, refused):
+    assert _refused_rules(**given) == refused
+
+
 
 
 def test_lambdas_never_write_to_s3():
     for function in ("LaunchFunction", "JobEventsFunction", "StopFunction"):
-        actions = " ".join(str(s["Action"]) for s in _statements(function))
+        actions = " ".join(str(s) for s in _statements(function))
         assert "s3:Put" not in actions and "s3:Delete" not in actions
 
 
