@@ -4,13 +4,15 @@ A token (up to 2048 characters) does not fit in a SageMaker tag, so the launch L
 job-events Lambda looks it up. ``claim`` is a conditional write: of several duplicate EventBridge events for
 one job, exactly one wins the right to send the callback. Items expire through the table's TTL attribute.
 
-Table: partition key ``jobName`` (S), TTL attribute ``expiresAt`` (N, epoch seconds).
+Table: partition key ``jobName`` (S), TTL attribute ``expiresAt`` (N, epoch seconds). The job sweep reads every
+waiting record (``waiting``) and notes when Step Functions first said the task is gone (``goneSince``, N) and why
+(``stopReason``, S).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -36,7 +38,9 @@ class TokenRecord:
     attributes: dict[str, str] = field(default_factory=dict)  # output folder, instance type, asset id, ...
 
 
-_RESERVED = {KEY, "taskToken", "state", TTL_ATTRIBUTE, "updatedAt"}
+    gone_since: int | None = None  # epoch seconds when Step Functions first answered that this token's task is gone
+    stop_reason: str = ""  # why nobody waits any more (the callback outcome), once known
+_RESERVED = {KEY, "taskToken", "state", TTL_ATTRIBUTE, "updatedAt", "goneSince", "stopReason"}
 
 
 class TaskTokenStore:
@@ -68,30 +72,35 @@ class TaskTokenStore:
     def get(self, job_name: str) -> TokenRecord | None:
         response = self._db.get_item(TableName=self._table, Key={KEY: {"S": job_name}}, ConsistentRead=True)
         item = response.get("Item")
-        if not item:
-            return None
-        return TokenRecord(
-            job_name=item[KEY]["S"],
-            task_token=item["taskToken"]["S"],
-            state=TokenState(item["state"]["S"]),
-            expires_at=int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")),
-            attributes={k: v["S"] for k, v in item.items() if k not in _RESERVED and "S" in v},
-        )
+        return _record(item) if item else None
 
-    def _transition(self, record: TokenRecord, to: TokenState, *, expected: TokenState) -> bool:
+    def waiting(self) -> Iterator[TokenRecord]:
+        """Every record whose workflow still waits for its job's callback (a paginated, consistent Scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "ConsistentRead": True,  # a token saved a moment ago (a retried launch) must not be missed
+            "FilterExpression": "#s = :waiting",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {":waiting": {"S": TokenState.WAITING.value}},
+        }
+        while True:
+            response = self._db.scan(**kwargs)
+            for item in response.get("Items", []):
+                yield _record(item)
+            if not response.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _update(self, record: TokenRecord, update: str, condition: str, values: Mapping[str, Any]) -> bool:
+        """A conditional update of this token's record; False when the condition failed (someone got there first)."""
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={KEY: {"S": record.job_name}},
-                UpdateExpression="SET #s = :to, updatedAt = :now",
-                ConditionExpression="#s = :expected AND taskToken = :token",
+                UpdateExpression=update,
+                ConditionExpression=f"{condition} AND taskToken = :token",
                 ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={
-                    ":to": {"S": to.value},
-                    ":expected": {"S": expected.value},
-                    ":token": {"S": record.task_token},
-                    ":now": {"N": str(int(self._clock()))},
-                },
+                ExpressionAttributeValues={**values, ":token": {"S": record.task_token}, ":now": {"N": str(int(self._clock()))}},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -99,10 +108,42 @@ class TaskTokenStore:
             raise
         return True
 
-    def claim(self, record: TokenRecord, to: TokenState = TokenState.DONE) -> bool:
-        """Move a waiting record to ``to``; False when another event (or a newer token) got there first."""
-        return self._transition(record, to, expected=TokenState.WAITING)
+    def _transition(self, record: TokenRecord, to: TokenState, *, expected: TokenState, reason: str = "") -> bool:
+        values = {":to": {"S": to.value}, ":expected": {"S": expected.value}}
+        update = "SET #s = :to, updatedAt = :now"
+        if reason:
+            update += ", stopReason = :reason"
+            values[":reason"] = {"S": reason}
+        return self._update(record, update, "#s = :expected", values)
+
+    def claim(self, record: TokenRecord, to: TokenState = TokenState.DONE, *, reason: str = "") -> bool:
+        """Move a waiting record to ``to`` (recording ``reason``, if given); False when another event (or a newer
+        token) got there first."""
+        return self._transition(record, to, expected=TokenState.WAITING, reason=reason)
+
+    def note_gone(self, record: TokenRecord, reason: str, *, now: int) -> bool:
+        """Remember when Step Functions first said this token's task is gone, and why. The record keeps waiting: a
+        retry of the workflow step may still adopt the job and save a new token (which replaces the whole record).
+        False when the record moved on or the first sighting is already noted."""
+        return self._update(
+            record,
+            "SET goneSince = :since, stopReason = :reason, updatedAt = :now",
+            "#s = :waiting AND attribute_not_exists(goneSince)",
+            {":since": {"N": str(now)}, ":reason": {"S": reason}, ":waiting": {"S": TokenState.WAITING.value}},
+        )
 
     def release(self, record: TokenRecord, frm: TokenState = TokenState.DONE) -> bool:
         """Undo a claim whose callback could not be sent, so EventBridge's retry can try again."""
         return self._transition(record, TokenState.WAITING, expected=frm)
+
+
+def _record(item: Mapping[str, Any]) -> TokenRecord:
+    return TokenRecord(
+        job_name=item[KEY]["S"],
+        task_token=item["taskToken"]["S"],
+        state=TokenState(item["state"]["S"]),
+        expires_at=int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")),
+        attributes={k: v["S"] for k, v in item.items() if k not in _RESERVED and "S" in v},
+        gone_since=int(item["goneSince"]["N"]) if "goneSince" in item else None,
+        stop_reason=item.get("stopReason", {}).get("S", ""),
+    )

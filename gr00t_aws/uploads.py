@@ -20,6 +20,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gr00t_core.content_types import content_type
 from gr00t_core.errors import UploadError
 
 MIB = 1024 * 1024
@@ -81,6 +82,8 @@ def upload_batch(
 ) -> int:
     """Upload every item (``workers`` files at a time, each multipart); returns the bytes sent.
 
+    Every object gets an explicit ``ContentType`` from its key: VAMS checks it on every object it registers.
+
     A failed batch is retried ``attempts`` times with exponential backoff, sending only what is still missing.
     Raises :class:`UploadError` naming the files not copied. ``on_uploaded`` runs once per copied file (in the
     uploading thread), so callers can record progress as it happens.
@@ -92,7 +95,13 @@ def upload_batch(
     for attempt in range(1, attempts + 1):
         failed: list[UploadItem] = []
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="s3-upload") as pool:
-            futures = {pool.submit(client.upload_file, str(i.path), bucket, i.key, Config=config): i for i in pending}
+            futures = {
+                pool.submit(
+                    client.upload_file, str(i.path), bucket, i.key, ExtraArgs={"ContentType": content_type(i.key)},
+                    Config=config,
+                ): i
+                for i in pending
+            }
             for future in as_completed(futures):
                 item = futures[future]
                 try:

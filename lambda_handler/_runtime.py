@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from launcher.clients import AwsClients
 from launcher.completion import Action, CompletionResult
 from launcher.settings import DeploymentSettings, settings_from_environment
+from launcher.sweep import SweepResult
 
 SERVICE = "gr00t-finetune"
 NAMESPACE = "Gr00tSageMaker"  # the dashboard and the failed-jobs alarm read this namespace
@@ -60,8 +61,8 @@ def record_launch(outcome: dict[str, Any]) -> None:
 _STATUS_METRIC = {"Completed": "JobsSucceeded", "Failed": "JobsFailed", "Stopped": "JobsStopped"}
 
 
-def record_completion(result: CompletionResult) -> None:
-    metrics.add_metric(name="JobEventsReceived", unit=MetricUnit.Count, value=1)
+def _record_job_result(result: CompletionResult) -> None:
+    """Metrics of what happened to one job, whether a state-change event or the sweep found it."""
     if result.action in (Action.CALLBACK_SENT, Action.TASK_GONE):
         metrics.add_metric(name=_STATUS_METRIC.get(result.job_status, "JobsFailed"), unit=MetricUnit.Count, value=1)
         if result.summary.get("trainingSeconds") is not None:
@@ -72,7 +73,42 @@ def record_completion(result: CompletionResult) -> None:
         metrics.add_metric(name="OrphanJobsStopped", unit=MetricUnit.Count, value=1)
     elif result.action is Action.RELAUNCHED:
         metrics.add_metric(name="CapacityRelaunches", unit=MetricUnit.Count, value=1)
-    logger.info("training job state change", extra=result.as_dict())
+
+
+def record_completion(result: CompletionResult) -> None:
+    metrics.add_metric(name="JobEventsReceived", unit=MetricUnit.Count, value=1)
+    _record_job_result(result)
+    if result.action is Action.IGNORED and not result.job_name:
+        logger.warning("not a SageMaker training job state change: ignored", extra=result.as_dict())
+    else:
+        logger.info("training job state change", extra=result.as_dict())
+
+
+# The sweep's ends: a terminal job whose record still waited had lost its state-change event.
+_RECOVERED = (Action.CALLBACK_SENT, Action.TASK_GONE, Action.RELAUNCHED)
+
+
+def record_sweep(result: SweepResult) -> None:
+    for name, value in (
+        ("JobSweeps", 1),
+        ("SweepJobsChecked", len(result.jobs) + len(result.errors)),
+        ("SweepHeartbeatsSent", result.count(Action.HEARTBEAT)),
+        ("OrphanJobsStopped", result.count(Action.STOPPED_ORPHAN)),
+        ("LostJobEventsRecovered", result.count(*_RECOVERED)),
+        ("SweepErrors", len(result.errors)),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    for job in result.jobs:
+        if job.action is not Action.STOPPED_ORPHAN:  # counted above, once per sweep
+            _record_job_result(job)
+    (logger.error if result.errors else logger.info)("job sweep", extra=result.as_dict())
+
+
+def record_job_events(result: CompletionResult | SweepResult) -> None:
+    if isinstance(result, SweepResult):
+        record_sweep(result)
+    else:
+        record_completion(result)
 
 
 def record_stop(outcome: dict[str, Any]) -> None:

@@ -1,14 +1,17 @@
 """Answering the workflow when its training job changes state (EventBridge -> job-events Lambda).
 
 Terminal states (Completed / Failed / Stopped) send the callback exactly once: the token record is claimed with
-a conditional write before SendTaskSuccess/Failure, so duplicate events find it claimed. Running states (when
-the deployment forwards them) send a heartbeat; if the task already timed out, nobody waits for the job and it
-is stopped. Jobs without a record (not launched by a workflow, or long expired) are ignored.
+a conditional write before SendTaskSuccess/Failure, so duplicate events find it claimed. Running states (from the
+job sweep, launcher/sweep.py, or a deployment that forwards them) send a heartbeat; when Step Functions answers
+that the task is gone, nobody waits for the job any more and it is stopped, once the task has stayed gone for a
+grace period (a retry of the workflow step may still adopt the job with a new token). Jobs without a record (not
+launched by a workflow, or long expired) are ignored, and so are events that are not SageMaker's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -43,6 +46,11 @@ from launcher.request import relaunch_job_name, relaunch_request
 
 # Token-record attribute: instance types still to try, in order, when SageMaker has no capacity for the job.
 FALLBACKS_ATTRIBUTE = "fallbacks"
+# How long a task must stay gone before its job is stopped. VAMS retries its pipeline step on States.ALL,
+# timeouts included (createWorkflow.py: IntervalSeconds 5, BackoffRate 2.0, so waits of 5, 10 and 20 s), and the
+# retried launch (up to the Lambda's 120 s timeout in deploy/template.yaml) adopts the job with a new token. 180 s
+# covers the longest wait plus that invocation; the job is stopped at the first sweep after it.
+DEFAULT_GONE_GRACE_SECONDS = 180
 
 
 class Action(str, Enum):
@@ -51,7 +59,9 @@ class Action(str, Enum):
     DUPLICATE = "duplicate"  # another event already answered for this job
     UNKNOWN_JOB = "unknown_job"
     HEARTBEAT = "heartbeat"
-    STOPPED_ORPHAN = "stopped_orphan"  # the task timed out while the job ran: the job was stopped
+    # Step Functions says the task is gone (timed out, aborted, invalid token): stopped once the grace has passed
+    ORPHAN_SUSPECTED = "orphan_suspected"
+    STOPPED_ORPHAN = "stopped_orphan"  # nobody waits for the running job any more: the job was stopped
     RELAUNCHED = "relaunched"  # no capacity for the job: a replacement runs on the next fallback type
     IGNORED = "ignored"
 
@@ -142,20 +152,42 @@ def _complete(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore
     return CompletionResult(action, name, status, job_summary(job))
 
 
-def _heartbeat(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
+@dataclass(frozen=True)
+class OrphanPolicy:
+    """When a running job whose task is gone gets stopped: ``grace_seconds`` after the first answer that said so."""
+
+    clock: Callable[[], float] = time.time
+    grace_seconds: int = DEFAULT_GONE_GRACE_SECONDS
+
+
+def _task_gone(name: str, status: str, record: TokenRecord, outcome: CallbackOutcome, store: TaskTokenStore, sm: Any, policy: OrphanPolicy) -> CompletionResult:
+    now = int(policy.clock())
+    summary = {"stopReason": outcome.value}
+    if record.gone_since is None:
+        store.note_gone(record, outcome.value, now=now)  # of two concurrent sweeps, the first sighting wins
+        return CompletionResult(Action.ORPHAN_SUSPECTED, name, status, summary)
+    if now - record.gone_since < policy.grace_seconds:
+        return CompletionResult(Action.ORPHAN_SUSPECTED, name, status, summary)
+    # The conditional claim also fails when a retried launch saved a new token meanwhile: that workflow waits.
+    if not store.claim(record, TokenState.STOPPED, reason=outcome.value):
+        return CompletionResult(Action.DUPLICATE, name, status)
+    stop_job(sm, name)
+    return CompletionResult(Action.STOPPED_ORPHAN, name, status, summary)
+
+
+def _heartbeat(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy) -> CompletionResult:
     name, status = job["TrainingJobName"], job["TrainingJobStatus"]
     if record.state is not TokenState.WAITING:
         return CompletionResult(Action.IGNORED, name, status)
     outcome = send_heartbeat(sfn, record.task_token)
-    if outcome in (CallbackOutcome.SENT, CallbackOutcome.INVALID):
-        return CompletionResult(Action.HEARTBEAT if outcome is CallbackOutcome.SENT else Action.IGNORED, name, status)
-    if store.claim(record, TokenState.STOPPED):
-        stop_job(sm, name)
-        return CompletionResult(Action.STOPPED_ORPHAN, name, status)
-    return CompletionResult(Action.DUPLICATE, name, status)
+    if outcome is CallbackOutcome.SENT:
+        return CompletionResult(Action.HEARTBEAT, name, status)
+    return _task_gone(name, status, record, outcome, store, sm, policy)
 
 
-def on_job_state_change(job: Mapping[str, Any], *, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
+def on_job_state_change(
+    job: Mapping[str, Any], *, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy = OrphanPolicy()
+) -> CompletionResult:
     """React to one state of one job (an EventBridge ``detail`` or a DescribeTrainingJob response)."""
     name = job["TrainingJobName"]
     status = job["TrainingJobStatus"]
@@ -165,7 +197,7 @@ def on_job_state_change(job: Mapping[str, Any], *, store: TaskTokenStore, sfn: A
     if status in TERMINAL_STATUSES:
         return _complete(job, record, store, sfn, sm)
     if status in ACTIVE_STATUSES:
-        return _heartbeat(job, record, store, sfn, sm)
+        return _heartbeat(job, record, store, sfn, sm, policy)
     return CompletionResult(Action.IGNORED, name, status)
 
 
@@ -188,10 +220,17 @@ def parse_job_event(event: Any) -> TrainingJobStateChange:
         raise EventError(f"Not a SageMaker Training Job State Change event (bad or missing: {fields})") from None
 
 
-def handle_job_event(event: Any, *, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
-    """The job-events Lambda's whole job: parse the EventBridge event, then :func:`on_job_state_change`."""
-    parsed = parse_job_event(event)
+def handle_job_event(event: Any, *, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy = OrphanPolicy()) -> CompletionResult:
+    """Parse a SageMaker state-change event, then :func:`on_job_state_change`.
+
+    A malformed or foreign event is answered IGNORED with the reason in the summary, not raised: EventBridge would
+    retry a failed invocation, and the same event would fail the same way every time.
+    """
+    try:
+        parsed = parse_job_event(event)
+    except EventError as exc:
+        return CompletionResult(Action.IGNORED, "", "", {"reason": str(exc)})
     detail = parsed.detail.model_dump()
     if parsed.source != "aws.sagemaker":
-        return CompletionResult(Action.IGNORED, detail["TrainingJobName"], detail["TrainingJobStatus"])
-    return on_job_state_change(detail, store=store, sfn=sfn, sm=sm)
+        return CompletionResult(Action.IGNORED, detail["TrainingJobName"], detail["TrainingJobStatus"], {"reason": f"event source {parsed.source!r}"})
+    return on_job_state_change(detail, store=store, sfn=sfn, sm=sm, policy=policy)

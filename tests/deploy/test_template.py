@@ -301,6 +301,33 @@ def test_the_pruned_lambda_package_runs_the_handlers_alone_and_stays_under_10_mb
         }
         boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
                      aws_secret_access_key="testing").create_table(
+
+
+def test_a_schedule_rule_sweeps_waiting_jobs_through_the_job_events_handler():
+    rule = RESOURCES["JobSweepRule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Ref": "JobSweepSchedule"}
+    assert TEMPLATE["Parameters"]["JobSweepSchedule"]["Default"] == "rate(5 minutes)"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["JobEventsFunction", "Arn"]}
+    permission = RESOURCES["JobSweepPermission"]["Properties"]
+    assert (permission["FunctionName"], permission["SourceArn"]) == ({"Ref": "JobEventsFunction"}, {"Fn::GetAtt": ["JobSweepRule", "Arn"]})
+    tokens = next(s for s in _statements("JobEventsFunction") if s["Sid"] == "TaskTokens")
+    assert "dynamodb:Scan" in tokens["Action"] and tokens["Resource"] == {"Fn::GetAtt": ["TaskTokenTable", "Arn"]}
+    callbacks = next(s for s in _statements("JobEventsFunction") if s["Sid"] == "Callbacks")
+    assert "states:SendTaskHeartbeat" in callbacks["Action"]
+    jobs = next(s for s in _statements("JobEventsFunction") if s["Sid"] == "Jobs")
+    assert {"sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"} <= set(jobs["Action"])
+
+
+def test_dashboard_shows_the_sweep_metrics():
+    import inspect
+
+    from lambda_handler import _runtime
+
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    source = inspect.getsource(_runtime.record_sweep)
+    for metric in ("OrphanJobsStopped", "LostJobEventsRecovered", "SweepErrors"):
+        assert metric in body and f'"{metric}"' in source
             TableName="tokens", KeySchema=[{"AttributeName": "jobName", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
         script = f"""
