@@ -58,10 +58,17 @@ def test_the_two_launch_states_differ_only_by_the_heartbeat():
     assert plain == beating
 
 
-def test_defaults_give_an_eight_hour_timeout():
+def test_default_timeout_outlasts_the_longest_job_the_default_deployment_allows():
+    # A task that times out first gives up on a job still within its MaxRuntime (or a spot job's MaxWait).
+    from launcher.commands.launch import TIMEOUT_MARGIN_SECONDS, task_timeout_seconds
+    from launcher.settings import DEFAULT_MAX_RUNTIME_SECONDS
+
     params = ASL["States"]["ApplyDefaults"]["Parameters"]["input.$"]
     defaults = json.loads(params.split("States.StringToJson('")[1].split("')")[0])
-    assert defaults == {"timeoutSeconds": 28800, "attempt": 1}
+    longest = {"maxRuntimeSeconds": DEFAULT_MAX_RUNTIME_SECONDS, "useSpot": True, "maxWaitSeconds": 0}  # MaxWait 2 x
+    assert defaults == {"timeoutSeconds": task_timeout_seconds(longest), "attempt": 1}
+    assert defaults["timeoutSeconds"] == 2 * DEFAULT_MAX_RUNTIME_SECONDS + TIMEOUT_MARGIN_SECONDS
+    assert str(defaults["timeoutSeconds"]) in ASL["Comment"] and str(defaults["timeoutSeconds"]) in ASL["States"]["TimedOut"]["Cause"]
 
 
 def test_every_failure_path_stops_the_job_before_failing():
