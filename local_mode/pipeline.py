@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gr00t_core import metrics
+from gr00t_core.content_types import content_type
 from gr00t_core.errors import UserError
 from gr00t_core.parameters import to_string
 from gr00t_core.run import RunIdentity
@@ -40,7 +41,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_MACHINE_FILE = REPO_ROOT / "stepfunctions" / "gr00t_finetune.asl.json"
 ASSET_BUCKET = "vams-local-assets"
 AUXILIARY_BUCKET = "vams-local-auxiliary"
-PIPELINE_ID = "nvidia-gr00t-finetune-n1-5-3b"
+# The id and output type deploy/vams_pipeline.json registers (tests/deploy/test_vams_registration.py checks it).
+PIPELINE_ID = "gr00t-sagemaker-finetune"
+OUTPUT_TYPE = ".all"
 DATABASE_ID = "local"
 TOKEN_TABLE = "vams-gr00t-task-tokens"
 HF_TOKEN_SECRET = "vams-gr00t/huggingface-token"
@@ -111,7 +114,7 @@ def vams_body(*, asset_id: str, asset_name: str, execution: str, input_parameter
         "bucketAssetAuxiliary": auxiliary_bucket,
         "inputAssetFileKey": f"{asset_id}/",
         "inputAssetLocationKey": f"{asset_id}/",
-        "outputType": ".checkpoint",
+        "outputType": OUTPUT_TYPE,
         "inputMetadata": json.dumps(metadata),
         # VAMS sends the registered parameters as strings
         "inputParameters": json.dumps({k: to_string(v) for k, v in input_parameters.items()}) if input_parameters else "",
@@ -456,7 +459,7 @@ def _output_uri(request: Mapping[str, Any]) -> str:
 
 def _upload(emulator: AwsEmulator, path: Path, uri: str) -> None:
     bucket, _, key = uri[len("s3://"):].partition("/")
-    emulator.client("s3").upload_file(str(path), bucket, key)
+    emulator.client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type(key)})
 
 
 def _int(value: Any) -> int | None:

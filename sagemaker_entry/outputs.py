@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gr00t_aws import uploads
+from gr00t_core.content_types import refused_by_vams
 from gr00t_core.errors import UploadError
 from sagemaker_entry.checkpoints import (
     CHECKPOINT_RE,
@@ -42,6 +43,7 @@ class UploadStats:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files VAMS would refuse, left out of the asset
 
 
 class OutputPublisher:
@@ -116,6 +118,8 @@ class OutputPublisher:
         items = []
         for path in _tree_files(folder):
             rel = str(path.relative_to(self.checkpoint_dir))
+            if self._refused(rel):
+                continue
             if not self.manifest.uploaded(rel, fingerprint(path, rel)):
                 items.append(uploads.UploadItem(path, uploads.join_key(self.prefix, rel)))
         self._send(items, what=what, record_root=self.checkpoint_dir)
@@ -159,6 +163,18 @@ class OutputPublisher:
             self._count_warned = True
             self._warn(f"{count} objects copied to the output folder: VAMS registers at most {VAMS_OBJECT_LIMIT}")
 
+    def _refused(self, rel: str) -> bool:
+        """A file VAMS refuses is never written: one such object and VAMS registers none of the run's files."""
+        if not refused_by_vams(rel):
+            return False
+        if rel not in self.stats.skipped:
+            self.stats.skipped.append(rel)
+            self._warn(
+                f"{rel} was not copied to the asset: VAMS refuses files of its kind and would then register nothing "
+                "from this run (it stays in the job's checkpoint location in S3)"
+            )
+        return True
+
     def _warn(self, text: str) -> None:
         log.warning(text)
         self.stats.warnings.append(text)
@@ -191,12 +207,15 @@ class OutputPublisher:
 
     def _upload_tree_file(self, path: Path) -> None:
         rel = str(path.relative_to(self.checkpoint_dir))
-        if not self.manifest.uploaded(rel, fingerprint(path, rel)):
+        if not self._refused(rel) and not self.manifest.uploaded(rel, fingerprint(path, rel)):
             self._send([uploads.UploadItem(path, uploads.join_key(self.prefix, rel))], what=rel, record_root=self.checkpoint_dir)
 
     def upload_reports(self, files: dict[str, Path]) -> None:
         """Reports (summary, config, loss curve): always rewritten, they describe this attempt."""
-        items = [uploads.UploadItem(p, uploads.join_key(self.prefix, name)) for name, p in files.items() if p.is_file()]
+        items = [
+            uploads.UploadItem(p, uploads.join_key(self.prefix, name)) for name, p in files.items()
+            if p.is_file() and not self._refused(name)
+        ]
         self._send(items, what="report files", record_root=None)
 
     def object_count(self, reports: int = 0) -> int:

@@ -1,4 +1,4 @@
-"""The SAM template, the VAMS registration payload and the image buildspec."""
+"""The SAM template, the Lambda package and the image buildspec (the VAMS registration: test_vams_registration.py)."""
 
 import importlib
 import json
@@ -11,14 +11,12 @@ import pytest
 import yaml
 from cfnlint.decode import cfn_yaml
 
-from gr00t_core.parameters import SEEDED_PARAMETERS, defaults, to_string
 from launcher.settings import ENV_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 TEMPLATE = cfn_yaml.load(str(DEPLOY / "template.yaml"))
 RESOURCES = TEMPLATE["Resources"]
-PIPELINE = json.loads((DEPLOY / "vams_pipeline.json").read_text())
 
 
 def _statements(resource):
@@ -235,27 +233,6 @@ def test_codebuild_builds_the_project_dockerfile_with_the_cuda_base():
     build = " ".join(spec["phases"]["build"]["commands"])
     assert "-f container/Dockerfile" in build and '--build-arg BASE_IMAGE="$BASE_IMAGE"' in build and "INSTALL_GR00T" in build
     assert any("docker push" in c for c in spec["phases"]["post_build"]["commands"])
-
-
-def test_vams_registration_payload_follows_the_contract():
-    assert PIPELINE["pipelineId"] == "nvidia-gr00t-finetune-n1-5-3b"
-    assert (PIPELINE["pipelineType"], PIPELINE["pipelineExecutionType"]) == ("standardFile", "Lambda")
-    assert (PIPELINE["assetType"], PIPELINE["outputType"], PIPELINE["waitForCallback"]) == (".all", ".checkpoint", "Enabled")
-    resource = PIPELINE["userProvidedResource"]
-    assert resource["isProvided"] is True and resource["resourceId"] == PIPELINE["lambdaName"]
-    assert PIPELINE["lambdaName"] == TEMPLATE["Parameters"]["LaunchFunctionName"]["Default"]
-    assert PIPELINE["lambdaName"].startswith("vams")
-
-
-def test_registration_waits_longer_than_the_default_job_runtime_and_sets_no_heartbeat():
-    # VAMS's createPipeline API fills in a 1 h heartbeat when the field is absent: it must be present and empty.
-    assert PIPELINE["taskHeartbeatTimeout"] == ""
-    assert int(PIPELINE["taskTimeout"]) > defaults()["maxRuntimeSeconds"]
-
-
-def test_registration_input_parameters_are_the_seeded_defaults_as_strings():
-    params = json.loads(PIPELINE["inputParameters"])
-    assert params == {p.name: to_string(p.default) for p in SEEDED_PARAMETERS}
 
 
 def test_lambda_package_holds_the_handlers_and_nothing_heavy(tmp_path):

@@ -14,7 +14,7 @@ from lambda_handler import job_events, launch
 from tests.launcher import aws_env
 from tests.launcher.aws_env import ACCOUNT, ASSET_BUCKET, ASSET_ROOT, REGION, execution_result, routed_lambdas, wait_for
 
-PIPELINE = "nvidia-gr00t-finetune-n1-5-3b"
+PIPELINE = "gr00t-sagemaker-finetune"
 JOB = "3f9c2-" + PIPELINE
 
 
@@ -30,7 +30,7 @@ def _vams_asl(function_arn: str, task_timeout: int) -> dict:
         "bucketAsset.$": "$.bucketAsset",
         "inputAssetFileKey.$": "$.inputAssetFileKey",
         "inputAssetLocationKey.$": "$.inputAssetLocationKey",
-        "outputType": ".checkpoint",
+        "outputType": ".all",
         "inputMetadata.$": "$.inputMetadata",
         "inputParameters": json.loads((aws_env.EVENTS_DIR.parent.parent / "deploy" / "vams_pipeline.json").read_text())["inputParameters"],
         "executingUserName.$": "$.executingUserName",

@@ -120,7 +120,7 @@ def test_asset_location(changes, expected):
 def test_run_origin_reads_pipeline_and_execution_from_the_output_path():
     event = parse_vams_event(EVENT)
     origin = run_origin(event, asset_location(event.body))
-    assert origin.pipeline_id == "nvidia-gr00t-finetune-n1-5-3b"
+    assert origin.pipeline_id == "gr00t-sagemaker-finetune"
     assert origin.execution_id == "7c1e0b2a-9d4f-4b61-a8a3-0e6f5d2c9b47"
     assert origin.work_uri == origin.output_files_uri[: -len("files/")] + "sagemaker/"
     assert origin.run_key == (event.body.assetId, "robotics-db", origin.output_files_uri)
