@@ -12,6 +12,11 @@ from dataclasses import asdict, dataclass, fields
 
 from gr00t_core.errors import ConfigError
 
+# Where the training container writes TensorBoard event files: the CreateTrainingJob request's
+# TensorBoardOutputConfig.LocalPath (SageMaker's documented default), which SageMaker copies to its S3OutputPath
+# while the job runs. The launcher sets it; the container's contract reads it (relative to its /opt/ml root).
+TENSORBOARD_LOCAL_PATH = "/opt/ml/output/tensorboard"
+
 
 @dataclass(frozen=True)
 class RunIdentity:

@@ -17,14 +17,13 @@ from typing import Any
 from gr00t_core.metrics import metric_definitions
 from gr00t_core.naming import JOB_NAME_MAX, JOB_NAME_PATTERN, output_folder_name, run_hash, training_job_name
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, ResolvedConfig
-from gr00t_core.run import RunIdentity
+from gr00t_core.run import TENSORBOARD_LOCAL_PATH, RunIdentity
 from launcher.settings import DeploymentSettings
 from launcher.vams import AssetLocation, RunOrigin
 
 DATASET_CHANNEL = "dataset"
 MODEL_CACHE_CHANNEL = "model_cache"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
-TENSORBOARD_LOCAL_PATH = "/opt/ml/output/tensorboard"
 # SageMaker retries a job that failed with an InternalServerError; it resumes from CheckpointConfig.
 INTERNAL_ERROR_RETRIES = 2
 

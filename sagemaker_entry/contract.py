@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gr00t_core.errors import ConfigError
+from gr00t_core.run import TENSORBOARD_LOCAL_PATH
 
 DEFAULT_BASE_DIR = "/opt/ml"
 BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"  # the training toolkit's name for the /opt/ml root
@@ -65,6 +66,7 @@ class TrainingEnv:
     output_dir: Path  # /opt/ml/output: the failure file lives here
     output_data_dir: Path
     checkpoint_dir: Path  # /opt/ml/checkpoints: synced to S3 by CheckpointConfig, restored on restarts
+    tensorboard_dir: Path  # /opt/ml/output/tensorboard: copied to S3 by TensorBoardOutputConfig (never restored)
     work_dir: Path  # scratch: dataset working copy, model scratch cache, trainer request files
     warmpool_cache_dir: Path | None  # SageMaker warm-pool persistent cache (None when the job has no warm pool)
     gr00t_repo_dir: Path  # where the image installed Isaac-GR00T
@@ -240,6 +242,8 @@ def read_training_env(environ: Mapping[str, str] | None = None, base_dir: str | 
         output_dir=output_dir,
         output_data_dir=Path(env.get("SM_OUTPUT_DATA_DIR") or output_dir / "data"),
         checkpoint_dir=Path(env.get(CHECKPOINT_DIR_ENV) or base / "checkpoints"),
+        # The launcher's LocalPath, under this container's /opt/ml root (a temporary folder in tests).
+        tensorboard_dir=base / Path(TENSORBOARD_LOCAL_PATH).relative_to(DEFAULT_BASE_DIR),
         work_dir=Path(env.get(WORK_DIR_ENV) or work_default),
         warmpool_cache_dir=Path(warmpool) if warmpool else None,
         gr00t_repo_dir=Path(env.get(GR00T_REPO_ENV) or DEFAULT_GR00T_REPO),

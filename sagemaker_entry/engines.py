@@ -149,6 +149,20 @@ def gr00t_n16_args(
     ]
 
 
+def trainer_tensorboard_dir(engine: str, generation: str, output_dir: Path) -> Path | None:
+    """Where the engine writes TensorBoard events that the entry must copy into the TensorBoard folder.
+
+    * N1.5: ``--report-to tensorboard`` and no ``logging_dir``, so transformers 4.x writes
+      ``<output_dir>/runs/<date>_<host>/`` (scripts/gr00t_finetune.py, gr00t/experiment/runner.py).
+    * builtin: None, it writes into the TensorBoard folder itself (its request's ``tensorboard_dir``).
+    * N1.6/N1.7: None, no events at all: gr00t/experiment/experiment.py builds TrainingArguments with
+      ``report_to="wandb" if use_wandb else "none"`` and launch_finetune.py has no other reporting option.
+    """
+    if engine == Engine.ISAAC_GR00T.value and generation == "1.5":
+        return output_dir / "runs"
+    return None
+
+
 def builtin_args(request_file: Path) -> list[str]:
     return ["-m", BUILTIN_MODULE, "--request", str(request_file)]
 

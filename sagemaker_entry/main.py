@@ -104,6 +104,7 @@ class Entry:
         self.trainer_log = TrainerLog()
         self.model: ModelResult | None = None
         self.publisher: Any = None
+        self.events: Any = None  # copies the trainer's TensorBoard events when it cannot write them in place
         self.warnings: list[str] = []
 
     # --- signals --------------------------------------------------------------------------------------------
@@ -222,9 +223,11 @@ class Entry:
                 "config": plan.config.values,
                 "base_model_dir": str(self.model.path) if self.model.path else None,
                 "resume_from_checkpoint": str(plan.resume.latest) if plan.resume.latest else None,
+                "tensorboard_dir": str(self.env.tensorboard_dir),
             })
         if self.env.is_master:
             self.publisher = self._publisher(plan)
+            self.events = self._event_mirror(plan)
         code = self._timed("training", lambda: self._train(command))
         return self._finish(plan, code)
 
@@ -282,6 +285,19 @@ class Entry:
         publisher.start()
         return publisher
 
+    def _event_mirror(self, plan: Plan) -> Any:
+        """The trainer's TensorBoard events, copied into the TensorBoard folder while it runs (global rank 0,
+        which logs, lives on this first host)."""
+        from sagemaker_entry.tensorboard import EventMirror
+
+        source = engines.trainer_tensorboard_dir(
+            str(plan.config["engine"]), gr00t_generation(str(plan.config["baseModelPath"])), self.env.checkpoint_dir)
+        if source is None:
+            return None
+        mirror = EventMirror(source, self.env.tensorboard_dir)
+        mirror.start()
+        return mirror
+
     def _train(self, command: engines.Command) -> int:
         from sagemaker_entry.runner import TrainerProcess
 
@@ -299,6 +315,8 @@ class Entry:
         crashed = code != 0 and not interrupted
         if interrupted:
             log.info("trainer stopped after SIGTERM (exit code %d); copying what is complete", code)
+        if self.events is not None:
+            self.events.stop()  # the trainer has exited: copy its last records too
         upload_error: UploadError | None = None
         if self.publisher is not None:
             status = "interrupted" if interrupted else ("failed" if crashed else "completed")

@@ -8,6 +8,7 @@
   a rank stopping alone would leave the others waiting in a collective forever.
 * :class:`CompleteCheckpoints` adds the files that make a checkpoint loadable alone and, after every rank is done
   writing, the ``.complete`` marker uploaders wait for.
+* :func:`tensorboard_callback` and :func:`write_eval_scalars`: TensorBoard event files (global rank 0 only).
 """
 
 from __future__ import annotations
@@ -115,4 +116,36 @@ class CompleteCheckpoints(TrainerCallback):
         return control
 
 
-__all__ = ["CompleteCheckpoints", "ConsoleLog", "StopOnSignal"]
+def _summary_writer(log_dir: Path) -> Any:
+    from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package (requirements.txt)
+
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+def tensorboard_callback(log_dir: Path) -> TrainerCallback:
+    """transformers' own TensorBoardCallback writing into ``log_dir``: every Trainer log as ``train/<key>``
+    (loss, learning_rate, grad_norm, epoch, the final train_* figures), the tags GR00T N1.5's runs show too.
+
+    It gets its writer rather than a folder: transformers 5 reads the folder only from the TENSORBOARD_LOGGING_DIR
+    variable, 4.x only from TrainingArguments.logging_dir (transformers/integrations/integration_utils.py), and an
+    explicit argument is clearer than either. Create it on the global rank 0 only: the writer opens its event file
+    at once, and one file per rank would show each run several times.
+    """
+    from transformers.integrations import TensorBoardCallback
+
+    return TensorBoardCallback(tb_writer=_summary_writer(log_dir))
+
+
+EVAL_SCALARS = {"mse": "eval/open_loop_mse", "baseline_repeat_state_mse": "eval/baseline_repeat_state_mse",
+                "normalized_mse": "eval/normalized_mse"}
+
+
+def write_eval_scalars(log_dir: Path, step: int, result: dict[str, Any]) -> None:
+    """The open-loop evaluation's figures at the last step (it runs after training, outside the Trainer's logs)."""
+    with _summary_writer(log_dir) as writer:
+        for key, tag in EVAL_SCALARS.items():
+            if isinstance(result.get(key), (int, float)):
+                writer.add_scalar(tag, float(result[key]), step)
+
+
+__all__ = ["CompleteCheckpoints", "ConsoleLog", "EVAL_SCALARS", "StopOnSignal", "tensorboard_callback", "write_eval_scalars"]

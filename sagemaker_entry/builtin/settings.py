@@ -7,7 +7,8 @@ The request is one JSON file (``python -m sagemaker_entry.builtin.train --reques
      "config": {"maxSteps": 6000, ...},                # resolved parameters, names of gr00t_core.parameters
      "base_model_dir": null,                           # a builtin checkpoint to start from, or null
      "resume_from_checkpoint": null,                   # a checkpoint-N folder to continue from, or null
-     "engine_options": {"image_size": 64, ...}}        # optional: model size and loader knobs (ModelOptions)
+     "engine_options": {"image_size": 64, ...},        # optional: model size and loader knobs (ModelOptions)
+     "tensorboard_dir": "/opt/ml/output/tensorboard"}  # optional: where rank 0 writes TensorBoard event files
 
 Missing parameters take their defaults; every value goes through :func:`gr00t_core.parameters.coerce`, so the
 strings SageMaker hyperparameters carry are accepted too. Nothing here imports torch.
@@ -88,6 +89,7 @@ class TrainRequest:
     base_model_dir: Path | None = None
     resume_from_checkpoint: Path | None = None
     options: ModelOptions = field(default_factory=ModelOptions)
+    tensorboard_dir: Path | None = None  # None = no TensorBoard event files
 
     @property
     def logging_steps(self) -> int:
@@ -142,6 +144,7 @@ def read_request(path: Path) -> TrainRequest:
         base_model_dir=optional_path("base_model_dir"),
         resume_from_checkpoint=optional_path("resume_from_checkpoint"),
         options=ModelOptions.from_dict(data.get("engine_options")),
+        tensorboard_dir=optional_path("tensorboard_dir"),
     )
 
 

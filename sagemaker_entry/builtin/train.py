@@ -7,7 +7,10 @@ and at the end writes into the output folder:
 * ``checkpoint-N/`` every saveSteps and at the last step (``.complete`` written last, see :mod:`.checkpoint`),
 * ``train_result.json``: global_step, initial/final loss, runtime, samples/s, parameter counts,
   ignored_parameters, eval (open-loop MSE vs the repeat-state baseline), interrupted, warnings,
-* ``loss_curve.png`` and ``eval_open_loop.png``.
+* ``loss_curve.png`` and ``eval_open_loop.png``,
+
+and, when the request names a ``tensorboard_dir``, TensorBoard event files there (rank 0): the Trainer's logs as
+``train/*`` and the open-loop evaluation as ``eval/*``.
 
 SIGTERM saves a checkpoint at the current step and exits 0 (``interrupted: true``); resuming from that checkpoint
 continues to the same maxSteps. Exit codes: 0 done (or stopped cleanly), 2 the user's input is wrong (one message
@@ -33,7 +36,13 @@ from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import seed_worker
 
 from gr00t_core.errors import ConfigError, UserError
-from sagemaker_entry.builtin.callbacks import CompleteCheckpoints, ConsoleLog, StopOnSignal
+from sagemaker_entry.builtin.callbacks import (
+    CompleteCheckpoints,
+    ConsoleLog,
+    StopOnSignal,
+    tensorboard_callback,
+    write_eval_scalars,
+)
 from sagemaker_entry.builtin.checkpoint import (
     POLICY_FILE,
     WEIGHTS_FILE,
@@ -308,12 +317,15 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
     )
     args = training_arguments(request, distributed=world > 1)
     samples_per_step = config["batchSize"] * config["gradientAccumulationSteps"] * world
+    callbacks = [ConsoleLog(samples_per_step), stop, CompleteCheckpoints(info)]
+    if rank == 0 and request.tensorboard_dir is not None:
+        callbacks.append(tensorboard_callback(request.tensorboard_dir))
     trainer = _Trainer(
         model=model,
         args=args,
         train_dataset=dataset,
         data_collator=collate,
-        callbacks=[ConsoleLog(samples_per_step), stop, CompleteCheckpoints(info)],
+        callbacks=callbacks,
         sampler=sampler,
     )
     trainer.remove_callback(PrinterCallback)
@@ -353,6 +365,8 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
         if "mse" in summary["eval"]:
             e = summary["eval"]
             log.info(f"eval open_loop_mse={e['mse']:.6g} baseline_repeat_state_mse={e['baseline_repeat_state_mse']}")
+            if request.tensorboard_dir is not None:
+                write_eval_scalars(request.tensorboard_dir, trainer.state.global_step, e)
     elif stopping:
         summary["eval"] = {"skipped": "the run was stopped by SIGTERM; resume it to finish and evaluate"}
     summary["warnings"] = list(log.warnings)

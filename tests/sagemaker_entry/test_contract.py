@@ -1,6 +1,7 @@
 """The SageMaker contract: SM_* variables first, /opt/ml files as fallback, clear errors for broken input."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ def test_plain_byoc_job_reads_the_opt_ml_files(tmp_path):
     assert env.instance_type == "ml.g6e.12xlarge"
     assert env.channels == {"dataset": tmp_path / "input/data/dataset", "model_cache": tmp_path / "input/data/model_cache"}
     assert env.checkpoint_dir == tmp_path / "checkpoints" and env.failure_file == tmp_path / "output" / "failure"
+    assert env.tensorboard_dir == tmp_path / "output" / "tensorboard"
     assert env.job_name == "job-1" and env.warmpool_cache_dir is None
 
 
@@ -48,7 +50,15 @@ def test_sm_variables_win_over_files(tmp_path):
     assert env.hosts == ("algo-1", "algo-2") and env.num_gpus == 4 and env.master_port == 29500
     assert env.channels["dataset"] == tmp_path / "elsewhere"
     assert env.failure_file == tmp_path / "out" / "failure"
+    # TensorBoardOutputConfig.LocalPath is a fixed path under /opt/ml, not under SM_OUTPUT_DIR
+    assert env.tensorboard_dir == tmp_path / "output" / "tensorboard"
     assert env.warmpool_cache_dir == tmp_path / "wp" and env.checkpoint_dir == tmp_path / "ck" and env.nproc_override == 2
+
+
+def test_tensorboard_folder_is_where_the_launched_request_says():
+    from launcher.request import TENSORBOARD_LOCAL_PATH
+
+    assert read_training_env({}).tensorboard_dir == Path(TENSORBOARD_LOCAL_PATH) == Path("/opt/ml/output/tensorboard")
 
 
 def test_nothing_at_all_gives_a_single_local_host(tmp_path):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from gr00t_core.naming import gr00t_generation
 from gr00t_core.resolution import resolve
 from sagemaker_entry import engines
 from sagemaker_entry.engines import NodeLayout, build_command, node_layout
@@ -112,3 +113,24 @@ def test_secrets_are_redacted_in_printed_env():
 
 def test_world_size():
     assert NodeLayout(8, 2, 0, "algo-1", 7777).world_size == 16
+
+
+@pytest.mark.parametrize(
+    "engine,base_model,expected",
+    [
+        # N1.5 reports to tensorboard without a logging_dir: transformers 4.x writes <output_dir>/runs/
+        ("isaac-gr00t", "nvidia/GR00T-N1.5-3B", OUT / "runs"),
+        # N1.6/N1.7 report to wandb or nothing: no events to copy
+        ("isaac-gr00t", "nvidia/GR00T-N1.6-3B", None),
+        ("isaac-gr00t", "nvidia/GR00T-N1.7-3B", None),
+        # the builtin engine writes into the TensorBoard folder itself
+        ("builtin", "nvidia/GR00T-N1.5-3B", None),
+    ],
+)
+def test_where_each_engine_leaves_tensorboard_events_for_the_entry_to_copy(engine, base_model, expected):
+    assert engines.trainer_tensorboard_dir(engine, gr00t_generation(base_model), OUT) == expected
+    if expected is not None:  # and the argv asks the trainer for them
+        config = _config(engine=engine, baseModelPath=base_model)
+        argv = build_command(config, python=PY, layout=_layout(config, ["algo-1"], "algo-1", gpus=1), dataset_dir=DATA,
+                             output_dir=OUT, base_model_dir=MODEL, resume=False, gr00t_repo=REPO, request_file=REQ).argv
+        assert argv[argv.index("--report-to") + 1] == "tensorboard" and argv[argv.index("--output-dir") + 1] == str(OUT)

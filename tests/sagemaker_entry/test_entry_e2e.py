@@ -126,6 +126,14 @@ def test_builtin_two_ranks_end_to_end(tmp_path, s3, dataset, moto_endpoint):
     assert set(summary["phase_seconds"]) >= {"setup", "dataset", "model", "training"}
     assert summary["model_cache"]["tier"].startswith("none") and summary["instance"]["processes_per_host"] == 2
     assert summary["objects"] == len(objects)
+    # TensorBoardOutputConfig.LocalPath under this job's /opt/ml: rank 0's training curves and the evaluation
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(job.base / "output" / "tensorboard"))
+    events.Reload()
+    assert events.Scalars("train/loss")[-1].step == 4 and events.Scalars("train/loss")[-1].value == pytest.approx(
+        summary["train_result"]["final_loss"], rel=1e-6)
+    assert [e.step for e in events.Scalars("eval/open_loop_mse")] == [4]
     resolved = _json(s3, prefix + "resolved_config.json")
     assert resolved["config"]["maxSteps"] == 4 and resolved["provenance"]["maxSteps"] == "run"
 

@@ -37,7 +37,7 @@ def trained(dataset_dir, tmp_path_factory):
     """One 24-step run (checkpoints at 12 and 24) whose outputs several tests read."""
     folder = tmp_path_factory.mktemp("trained")
     config = {"maxSteps": 24, "saveSteps": 12, "tuneLlm": True, "videoBackend": "decord"}
-    code, out, err = run_entry(write_request(folder, dataset_dir, config))
+    code, out, err = run_entry(write_request(folder, dataset_dir, config, tensorboard_dir=folder / "tensorboard"))
     assert code == 0, err
     return folder / "out", out, err
 
@@ -82,6 +82,32 @@ def test_log_lines_match_the_sagemaker_metric_regexes(trained):
     assert all(metrics.extract(line)["train:samples_per_second"] > 0 for line in step_lines)
     final = [line for line in lines if "'train_loss'" in line]
     assert len(final) == 1 and "train:final_loss" in metrics.extract(final[0])
+
+
+def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar TensorBoard itself reads from the folder: tag -> [(step, value)]."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_tensorboard_event_files_hold_the_logged_losses_and_the_evaluation(trained):
+    output, out, _ = trained
+    result = _result(output)
+    scalars = _scalars(output.parent / "tensorboard")
+    # the printed log dicts (the numbers CloudWatch gets) and the event files hold the same losses
+    logged = [metrics.parse_trainer_line(line) for line in out.splitlines() if line.startswith("{'loss'")]
+    steps = [1, *range(2, 25, 2)]  # logging_first_step, then every logging_steps=2
+    assert [step for step, _ in scalars["train/loss"]] == steps
+    assert [value for _, value in scalars["train/loss"]] == pytest.approx([d["loss"] for d in logged], rel=1e-5)
+    assert scalars["train/loss"][0][1] == pytest.approx(result["initial_loss"], rel=1e-6)
+    assert scalars["train/loss"][-1][1] == pytest.approx(result["final_loss"], rel=1e-6)
+    assert [s for s, _ in scalars["train/learning_rate"]] == [s for s, _ in scalars["train/grad_norm"]] == steps
+    assert scalars["train/learning_rate"][1][1] == pytest.approx(logged[1]["learning_rate"], rel=1e-5)
+    assert [v for _, v in scalars["eval/open_loop_mse"]] == pytest.approx([result["eval"]["mse"]])
+    assert scalars["eval/baseline_repeat_state_mse"] == [(24, pytest.approx(result["eval"]["baseline_repeat_state_mse"]))]
 
 
 def test_resume_continues_to_the_same_step_count_and_the_same_weights(trained, tmp_path, dataset_dir):
@@ -201,7 +227,7 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "
 
 def test_two_ranks_under_torchrun_on_cpu(dataset_dir, tmp_path):
     config = {"maxSteps": 4, "saveSteps": 2, "evalEpisodes": 0, "dataloaderNumWorkers": 1}
-    request = write_request(tmp_path, dataset_dir, config)
+    request = write_request(tmp_path, dataset_dir, config, tensorboard_dir=tmp_path / "tensorboard")
     proc = subprocess.run([*TORCHRUN, str(request)], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     output = tmp_path / "out"
@@ -215,6 +241,9 @@ def test_two_ranks_under_torchrun_on_cpu(dataset_dir, tmp_path):
     # 160 samples = 20 batches of 8 per epoch shared by two ranks: 10 steps an epoch (one rank alone: 20)
     state = json.loads((folder / "trainer_state.json").read_text())
     assert state["epoch"] == pytest.approx(4 / 10)
+    # only the global rank 0 writes TensorBoard events: one file, each step once
+    assert len(list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    assert [step for step, _ in _scalars(tmp_path / "tensorboard")["train/loss"]] == [1, 2, 4]  # logging_steps=2
 
 
 def test_importing_the_package_does_not_import_torch():
