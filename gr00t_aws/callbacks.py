@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from gr00t_aws.aws_errors import error_code
 from gr00t_aws.sagemaker_jobs import CapacityUnavailable
 from gr00t_core.errors import AssetError, ConfigError, DatasetError, EventError, SettingsError, UserError
 
@@ -61,19 +62,22 @@ def error_name(exc: UserError) -> str:
 
 
 class CallbackOutcome(str, Enum):
+    """What Step Functions answered (SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat, API reference, Errors;
+    every one HTTP 400). Only the code is read: the messages are not documented."""
+
     SENT = "sent"
-    TIMED_OUT = "timed_out"  # the task's TimeoutSeconds/HeartbeatSeconds passed: nobody waits for this job
-    GONE = "gone"  # the task or its execution no longer exists (already answered or aborted)
-    # Step Functions does not know the token. Not proof that nobody waits (moto also answers this to a heartbeat
-    # for a task without HeartbeatSeconds), so it never leads to stopping a job.
-    INVALID = "invalid"
+    # TaskTimedOut: "The task token has either expired or the task associated with the token has already been
+    # closed" (timed out, execution aborted or failed): nobody waits for this job any more.
+    TIMED_OUT = "timed_out"
+    GONE = "gone"  # TaskDoesNotExist: the task is not there (its execution is gone)
+    INVALID = "invalid"  # InvalidToken: "The provided token is not valid": no workflow can ever be answered with it
 
 
 _OUTCOMES = {"TaskTimedOut": CallbackOutcome.TIMED_OUT, "TaskDoesNotExist": CallbackOutcome.GONE, "InvalidToken": CallbackOutcome.INVALID}
 
 
 def _outcome(exc: ClientError) -> CallbackOutcome:
-    outcome = _OUTCOMES.get(exc.response.get("Error", {}).get("Code", ""))
+    outcome = _OUTCOMES.get(error_code(exc))
     if outcome is None:
         raise exc
     return outcome

@@ -11,11 +11,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from gr00t_aws.aws_errors import error_code, error_message
 from gr00t_core.errors import AssetError
 
 DEFAULT_MAX_OBJECT_BYTES = 8 * 1024 * 1024  # meta/episodes.jsonl of a large dataset is a few MB
 CONFIG_MAX_BYTES = 256 * 1024  # gr00t_config.json holds a few dozen keys
 
+# GetObject for a missing key: 404 NoSuchKey "The specified key does not exist." when the caller may list the
+# bucket, else 403 AccessDenied (S3 API reference, GetObject, Permissions). HeadObject answers without a body,
+# so botocore reports the bare status, code "404" / "403" (botocore/parsers.py, _do_generic_error_parse); this
+# module reads with GetObject only. A missing bucket is 404 NoSuchBucket.
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _DENIED = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidObjectState"}
 
@@ -25,7 +30,7 @@ def s3_uri(bucket: str, key: str) -> str:
 
 
 def _asset_error(exc: ClientError, bucket: str, key: str, action: str) -> AssetError:
-    code = exc.response.get("Error", {}).get("Code", "")
+    code = error_code(exc)
     where = s3_uri(bucket, key)
     if code in _DENIED:
         return AssetError(
@@ -34,7 +39,7 @@ def _asset_error(exc: ClientError, bucket: str, key: str, action: str) -> AssetE
         )
     if code == "NoSuchBucket":
         return AssetError(f"The asset bucket {bucket!r} does not exist ({action} {where}); check bucketAsset in the event")
-    return AssetError(f"S3 error {code or 'unknown'} {action} {where}: {exc.response.get('Error', {}).get('Message', exc)}")
+    return AssetError(f"S3 error {code or 'unknown'} {action} {where}: {error_message(exc) or exc}")
 
 
 def read_object(s3: Any, bucket: str, key: str, *, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> bytes | None:
@@ -42,7 +47,7 @@ def read_object(s3: Any, bucket: str, key: str, *, max_bytes: int = DEFAULT_MAX_
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code", "") in _MISSING:
+        if error_code(exc) in _MISSING:
             return None
         raise _asset_error(exc, bucket, key, "reading") from None
     body = response["Body"]

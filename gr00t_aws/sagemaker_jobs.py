@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from gr00t_aws.aws_errors import error_code, error_message
 from gr00t_core.errors import ConfigError, UserError
 from gr00t_core.run import RunIdentity
 
@@ -22,25 +23,36 @@ ACTIVE_STATUSES = frozenset({"InProgress", "Stopping"})
 STATE_CHANGE_DETAIL_TYPE = "SageMaker Training Job State Change"
 EVENT_SOURCE = "aws.sagemaker"
 
-# Quota and capacity refusals: another instance type may well have room.
-CAPACITY_ERROR_CODES = frozenset(
-    {"ResourceLimitExceeded", "CapacityError", "InsufficientCapacityError", "InsufficientInstanceCapacity"}
-)
+# What SageMaker answers, as it words it (tests/fixtures/aws_errors.json holds each answer with its source).
+# CreateTrainingJob refused for quota ("The account-level service limit 'ml.g6e.xlarge for training job usage' is
+# 0 Instances, ...") or for a type the Region lacks ("The requested resource training-job/ml.p2.xlarge is not
+# available in this region"): both ResourceLimitExceeded, and another instance type may well have room.
+CAPACITY_ERROR_CODES = frozenset({"ResourceLimitExceeded"})
+# A job that found no instances fails with FailureReason "CapacityError: Unable to provision requested ML compute
+# capacity. Please retry using a different ML instance type." (DIAGNijmegen/rse-grand-challenge#2631).
 _CAPACITY_WORDS = ("capacityerror", "insufficient capacity", "insufficientcapacity", "unable to provision")
+# The warm-pool quota is a Service Quotas item of its own per type ("<type> for training warm pool usage",
+# 0 by default): refused for it, the job can still run without a warm pool.
+_WARM_POOL_QUOTA_WORDS = ("warm pool",)
+# DescribeTrainingJob / StopTrainingJob for a name no job has: HTTP 400 ValidationException "Requested resource
+# not found." (not ResourceNotFound: boto/boto3#2808, aws/aws-sdk#165; aws-controllers-k8s/sagemaker-controller
+# generator.yaml matches this prefix for TrainingJob).
+_NOT_FOUND_PREFIX = "requested resource not found"
+# StopTrainingJob for a job that already ended: ValidationException "The request was rejected because the
+# training job is in status Stopped." (awslabs/benchmark-ai#928).
+_ALREADY_ENDED_WORDS = "training job is in status"
 
 
 class CapacityUnavailable(UserError, RuntimeError):
     """No instance type of the configured list could be started (quota or capacity)."""
 
 
-def _error(exc: ClientError) -> tuple[str, str]:
-    err = exc.response.get("Error", {})
-    return err.get("Code", ""), err.get("Message", "")
-
-
 def is_capacity_error(exc: ClientError) -> bool:
-    code, message = _error(exc)
-    return code in CAPACITY_ERROR_CODES or any(w in message.lower() for w in _CAPACITY_WORDS)
+    return error_code(exc) in CAPACITY_ERROR_CODES and not is_warm_pool_quota_error(exc)
+
+
+def is_warm_pool_quota_error(exc: ClientError) -> bool:
+    return error_code(exc) == "ResourceLimitExceeded" and any(w in error_message(exc).lower() for w in _WARM_POOL_QUOTA_WORDS)
 
 
 def is_capacity_failure(job: Mapping[str, Any]) -> bool:
@@ -49,13 +61,17 @@ def is_capacity_failure(job: Mapping[str, Any]) -> bool:
     return job.get("TrainingJobStatus") == "Failed" and any(w in reason for w in _CAPACITY_WORDS)
 
 
+def is_job_not_found(exc: ClientError) -> bool:
+    code = error_code(exc)
+    return code == "ResourceNotFound" or (code == "ValidationException" and error_message(exc).lower().startswith(_NOT_FOUND_PREFIX))
+
+
 def describe_job(sm: Any, job_name: str) -> dict[str, Any] | None:
     """The job's description, or None when no job has that name."""
     try:
         response = sm.describe_training_job(TrainingJobName=job_name)
     except ClientError as exc:
-        code, message = _error(exc)
-        if code in ("ValidationException", "ResourceNotFound") and "not find" in message.lower():
+        if is_job_not_found(exc):
             return None
         raise
     response.pop("ResponseMetadata", None)
@@ -71,6 +87,7 @@ class LaunchResult:
     # (instance type, why it was refused) for each type tried before the one that ran
     refused: list[tuple[str, str]] = field(default_factory=list)
     description: dict[str, Any] | None = None  # the existing job's description when adopted
+    warnings: list[str] = field(default_factory=list)  # what the launch gave up (e.g. a warm pool without quota)
 
     @property
     def status(self) -> str:
@@ -86,6 +103,24 @@ def adopted_result(description: dict[str, Any]) -> LaunchResult:
         adopted=True,
         description=description,
     )
+
+
+def _create(sm: Any, request: dict[str, Any], warnings: list[str]) -> str:
+    """CreateTrainingJob; refused only for the warm-pool quota, the same job starts again without a warm pool."""
+    try:
+        return sm.create_training_job(**request)["TrainingJobArn"]
+    except ClientError as exc:
+        keep_alive = request.get("ResourceConfig", {}).get("KeepAlivePeriodInSeconds")
+        if not keep_alive or not is_warm_pool_quota_error(exc):
+            raise
+        itype = request["ResourceConfig"].get("InstanceType", "")
+        warnings.append(
+            f"no warm pool for {itype}: SageMaker refused it ({error_message(exc)}); the job runs without one. To keep "
+            f"instances warm between runs, request '{itype} for training warm pool usage' in Service Quotas, or set "
+            "warmPoolKeepAliveSeconds to 0 to stop asking"
+        )
+        resource = {k: v for k, v in request["ResourceConfig"].items() if k != "KeepAlivePeriodInSeconds"}
+        return sm.create_training_job(**{**request, "ResourceConfig": resource})["TrainingJobArn"]
 
 
 def create_or_adopt(
@@ -110,21 +145,21 @@ def create_or_adopt(
     if existing is not None:
         return adopted_result(existing)
     refused: list[tuple[str, str]] = []
+    warnings: list[str] = []
     for itype, request in zip(instance_types, requests):
         try:
-            arn = sm.create_training_job(**request)["TrainingJobArn"]
+            arn = _create(sm, request, warnings)
         except ClientError as exc:
-            code, message = _error(exc)
-            if code == "ResourceInUse":
+            if error_code(exc) == "ResourceInUse":
                 existing = describe_job(sm, job_name)
                 if existing is not None:
                     return adopted_result(existing)
                 raise
             if is_capacity_error(exc):
-                refused.append((itype, f"{code}: {message}"))
+                refused.append((itype, f"{error_code(exc)}: {error_message(exc)}"))
                 continue
             raise
-        return LaunchResult(job_name, arn, itype, adopted=False, refused=refused)
+        return LaunchResult(job_name, arn, itype, adopted=False, refused=refused, warnings=warnings)
     details = "; ".join(f"{t} ({why})" for t, why in refused)
     raise CapacityUnavailable(
         f"No capacity or quota for any configured instance type: {details}. Request a quota increase in Service "
@@ -154,9 +189,8 @@ def stop_job(sm: Any, job_name: str) -> bool:
     try:
         sm.stop_training_job(TrainingJobName=job_name)
     except ClientError as exc:
-        code, message = _error(exc)
-        if code == "ValidationException" and "status" in message.lower():
-            return False  # it ended between the describe and the stop
+        if is_job_not_found(exc) or (error_code(exc) == "ValidationException" and _ALREADY_ENDED_WORDS in error_message(exc)):
+            return False  # it ended (or vanished) between the describe and the stop
         raise
     return True
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gr00t_aws.aws_errors import error_code, error_message
 from gr00t_core.errors import ModelFetchError
 
 # JSON secrets (key/value pairs as the console creates them) may hold the token under one of these keys.
@@ -43,16 +44,30 @@ def read_hf_token(client: Any, secret_id: str) -> str:
     try:
         response = client.get_secret_value(SecretId=secret_id)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        # GetSecretValue's errors (botocore data secretsmanager/2017-10-17/service-2.json; Secrets Manager API
+        # reference): ResourceNotFoundException "Secrets Manager can't find the specified secret.",
+        # DecryptionFailure (the KMS key), InvalidRequestException (e.g. the secret is scheduled for deletion),
+        # AccessDeniedException (IAM, a common error).
+        code = error_code(exc)
         if code == "ResourceNotFoundException":
+            # Also the answer for a secret that exists but holds no value yet (boto/boto3#2794).
             raise ModelFetchError(
-                f"Hugging Face token secret {secret_id!r} does not exist in Secrets Manager; create it or fix the "
-                "hfTokenSecretId setting of the deployment"
+                f"Hugging Face token secret {secret_id!r} does not exist in Secrets Manager or holds no value yet; "
+                "create it with the token (hf_...) as its value, or fix the hfTokenSecretId setting of the deployment"
             ) from None
         if code in ("AccessDeniedException", "AccessDenied"):
             raise ModelFetchError(
                 f"the training job's role may not read secret {secret_id!r}; allow secretsmanager:GetSecretValue "
                 "on it (and kms:Decrypt for its key)"
+            ) from None
+        if code == "DecryptionFailure":
+            raise ModelFetchError(
+                f"secret {secret_id!r} cannot be decrypted: allow kms:Decrypt on its KMS key for the training job's role"
+            ) from None
+        if code == "InvalidRequestException":
+            raise ModelFetchError(
+                f"secret {secret_id!r} cannot be read in its current state ({error_message(exc)}); if it is scheduled "
+                "for deletion, restore it (RestoreSecret) or point hfTokenSecretId at another secret"
             ) from None
         raise ModelFetchError(f"cannot read Hugging Face token secret {secret_id!r}: {code or exc}") from None
     except BotoCoreError as exc:

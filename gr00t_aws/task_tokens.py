@@ -19,6 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from gr00t_aws.aws_errors import error_code
+
 KEY = "jobName"
 TTL_ATTRIBUTE = "expiresAt"
 
@@ -36,10 +38,10 @@ class TokenRecord:
     state: TokenState
     expires_at: int
     attributes: dict[str, str] = field(default_factory=dict)  # output folder, instance type, asset id, ...
-
-
     gone_since: int | None = None  # epoch seconds when Step Functions first answered that this token's task is gone
     stop_reason: str = ""  # why nobody waits any more (the callback outcome), once known
+
+
 _RESERVED = {KEY, "taskToken", "state", TTL_ATTRIBUTE, "updatedAt", "goneSince", "stopReason"}
 
 
@@ -103,7 +105,9 @@ class TaskTokenStore:
                 ExpressionAttributeValues={**values, ":token": {"S": record.task_token}, ":now": {"N": str(int(self._clock()))}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            # A failed condition is HTTP 400 ConditionalCheckFailedException "The conditional request failed"
+            # (DynamoDB API reference, UpdateItem, Errors); throttling is retried by botocore's standard mode.
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True

@@ -20,6 +20,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gr00t_aws.aws_errors import error_code
 from gr00t_core.content_types import content_type
 from gr00t_core.errors import UploadError
 
@@ -52,7 +53,7 @@ def transfer_config(*, chunk_mib: int = 64, concurrency: int = 8) -> TransferCon
 
 def is_permanent(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code", "") in PERMANENT_CODES
+        return error_code(exc) in PERMANENT_CODES
     text = str(exc)  # boto3's S3UploadFailedError carries the ClientError only as text
     return any(f"({code})" in text for code in PERMANENT_CODES)
 

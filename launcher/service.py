@@ -208,7 +208,7 @@ def handle_launch_event(
         "refusedInstanceTypes": [{"instanceType": t, "reason": why} for t, why in result.refused],
         "outputFolderUri": folder,
         "dataset": plan.dataset,
-        "warnings": plan.warnings,
+        "warnings": [*plan.warnings, *result.warnings],
     }
 
 

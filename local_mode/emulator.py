@@ -5,8 +5,10 @@ What local mode needs from the emulator beyond plain moto:
 * Step Functions really executes ASL (moto's ``execute_state_machine``) and its Lambda tasks run this project's
   real handlers in this process (:meth:`AwsEmulator.route_lambda`): moto's Docker-less Lambda backend is told to
   call them instead of echoing the payload;
-* moto's SageMaker drops ``Environment`` and always reports jobs "Completed": the full CreateTrainingJob request
-  is recorded as sent (:attr:`AwsEmulator.training_requests`) and the job's real outcome is written back
+* moto answers as AWS does where the code depends on it (error wording, StopTrainingJob, a new job's status,
+  callback errors: :mod:`local_mode.moto_fidelity`, shared with the test suite);
+* moto's SageMaker drops ``Environment``: the full CreateTrainingJob request is recorded as sent
+  (:attr:`AwsEmulator.training_requests`) and the job's real outcome is written back
   (:meth:`AwsEmulator.finish_training_job`) before the job-events handler describes it;
 * training containers reach the emulator through a second listener on an address of this host they can route to
   (``container_host``), sharing the same in-process state.
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from local_mode import moto_fidelity
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
@@ -133,8 +137,7 @@ class AwsEmulator:
                 self._servers.append(outer)
                 self.container_endpoint = f"http://{self.container_host.advertise}:{outer.get_host_and_port()[1]}"
             self._record_training_requests()
-            self._stop_training_jobs()
-            self._keep_failure_causes()
+            self._answer_like_aws()
             self._route_lambdas()
         except BaseException:
             self.stop()
@@ -344,22 +347,6 @@ class AwsEmulator:
                 self.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
 
     # --- Step Functions -------------------------------------------------------------------------------------
-    def _keep_failure_causes(self) -> None:
-        """moto 5.2's SendTaskFailure handler drops ``cause``: the reason a VAMS user reads. Pass it on."""
-        from moto.core.responses import EmptyResult
-        from moto.stepfunctions.responses import StepFunctionResponse
-
-        original = StepFunctionResponse.send_task_failure
-
-        def send_task_failure(response: Any) -> Any:
-            response.stepfunction_backend.send_task_failure(
-                response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
-            )
-            return EmptyResult()
-
-        StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
-        self._restore.append(lambda: setattr(StepFunctionResponse, "send_task_failure", original))
-
     # --- SageMaker --------------------------------------------------------------------------------------------
     def _record_training_requests(self) -> None:
         from moto.sagemaker.responses import SageMakerResponse
@@ -377,38 +364,15 @@ class AwsEmulator:
         SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign]
         self._restore.append(lambda: setattr(SageMakerResponse, "create_training_job", original))
 
-    def _stop_training_jobs(self) -> None:
-        """StopTrainingJob (moto: NotImplementedError) as SageMaker answers it, and the local job is told to stop."""
-        from moto.core.responses import ActionResult
-        from moto.sagemaker.exceptions import ValidationError
-        from moto.sagemaker.responses import SageMakerResponse
+    def _answer_like_aws(self) -> None:
+        """moto answers as AWS does (local_mode.moto_fidelity); an accepted stop reaches the local job."""
+        self._restore.append(moto_fidelity.install())
 
-        emulator = self
-        original = SageMakerResponse.__dict__.get("stop_training_job")
+        def stopping(job: Any) -> None:
+            if self.on_stop_training_job is not None:
+                self.on_stop_training_job(job.training_job_name)
 
-        def stop_training_job(response: Any) -> Any:
-            name = response._get_param("TrainingJobName")
-            job = response.sagemaker_backend.training_jobs.get(name)
-            if job is None:
-                raise ValidationError(message=f"Could not find training job '{name}'.")
-            if job.training_job_status not in ("InProgress", "Stopping"):
-                raise ValidationError(
-                    message=f"The request was rejected because the training job is in status {job.training_job_status}."
-                )
-            job.training_job_status, job.secondary_status = "Stopping", "Stopping"
-            if emulator.on_stop_training_job is not None:
-                emulator.on_stop_training_job(name)
-            return ActionResult({})
-
-        SageMakerResponse.stop_training_job = stop_training_job  # type: ignore[attr-defined]
-
-        def restore() -> None:
-            if original is None:
-                delattr(SageMakerResponse, "stop_training_job")
-            else:
-                SageMakerResponse.stop_training_job = original  # type: ignore[attr-defined]
-
-        self._restore.append(restore)
+        self._restore.append(moto_fidelity.add_stop_listener(stopping))
 
     def _training_job(self, name: str) -> Any:
         from moto.sagemaker.models import sagemaker_backends
@@ -416,7 +380,7 @@ class AwsEmulator:
         return sagemaker_backends[ACCOUNT_ID][self.region].training_jobs[name]
 
     def start_training_job(self, name: str) -> None:
-        """The job is running: InProgress / Training (moto creates jobs "Completed")."""
+        """The job is running: InProgress / Training (it was created InProgress / Starting)."""
         from moto.core.utils import utcnow
 
         job = self._training_job(name)

@@ -33,7 +33,8 @@ def test_success_reaches_the_execution(world):
     assert send_success(sfn, token, {"status": "SUCCEEDED", "n": 1}) is CallbackOutcome.SENT
     result = execution_result(sfn, arn)
     assert result["status"] == "SUCCEEDED" and json.loads(result["output"]) == {"status": "SUCCEEDED", "n": 1}
-    assert send_success(sfn, token, {}) is CallbackOutcome.INVALID  # answered already (moto forgets ended executions)
+    # The task is closed: AWS answers TaskTimedOut ("... the task associated with the token has already been closed").
+    assert send_success(sfn, token, {}) is CallbackOutcome.TIMED_OUT
 
 
 def test_failure_is_truncated_to_the_api_limits(world):
@@ -49,9 +50,22 @@ def test_timed_out_task_is_reported_not_raised(world):
     token, arn = waiting_task(world, timeout=1)
     sfn = world.clients.stepfunctions
     assert execution_result(sfn, arn)["error"] == "States.Timeout"
-    # AWS answers TaskTimedOut; moto forgets the ended execution and answers InvalidToken. Either way: not sent.
-    assert send_heartbeat(sfn, token) in (CallbackOutcome.TIMED_OUT, CallbackOutcome.INVALID)
-    assert send_success(sfn, token, {}) in (CallbackOutcome.TIMED_OUT, CallbackOutcome.INVALID)
+    assert send_heartbeat(sfn, token) is CallbackOutcome.TIMED_OUT
+    assert send_success(sfn, token, {}) is CallbackOutcome.TIMED_OUT
+    assert send_failure(sfn, token, "E", "c") is CallbackOutcome.TIMED_OUT
+
+
+def test_a_token_step_functions_never_issued_is_invalid(world):
+    waiting_task(world)
+    assert send_heartbeat(world.clients.stepfunctions, "not-a-token-of-this-account") is CallbackOutcome.INVALID
+
+
+def test_heartbeat_for_a_task_without_heartbeat_seconds_is_accepted(world):
+    # AWS accepts and discards it (wellcomecollection/catalogue-pipeline#3597); a sweep heartbeats every waiting job.
+    token, arn = waiting_task(world, heartbeat=None)
+    sfn = world.clients.stepfunctions
+    assert send_heartbeat(sfn, token) is CallbackOutcome.SENT
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
 
 
 @pytest.mark.parametrize(

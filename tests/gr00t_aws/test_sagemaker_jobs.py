@@ -15,12 +15,13 @@ from gr00t_aws.sagemaker_jobs import (
 )
 from gr00t_core.errors import ConfigError
 from launcher.limits import validate_training_job_request
+from tests.aws_answers import stubber_error
 from tests.launcher.aws_env import aws_world, load_event
 from tests.launcher.requests_util import offline_client, request_for
 
 NAME = request_for()["TrainingJobName"]
 ARN = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{NAME}"
-NOT_FOUND = dict(service_error_code="ValidationException", service_message=f"Could not find training job '{ARN}'.", http_status_code=400)
+NOT_FOUND = stubber_error("sagemaker.describe_training_job.not_found")
 TYPES = ["ml.g6e.4xlarge", "ml.g6e.8xlarge", "ml.g6e.12xlarge"]
 
 
@@ -36,8 +37,8 @@ def _stubbed():
 def test_first_type_with_room_is_used_and_refusals_are_recorded():
     sm, stub = _stubbed()
     stub.add_client_error("describe_training_job", expected_params={"TrainingJobName": NAME}, **NOT_FOUND)
-    stub.add_client_error("create_training_job", service_error_code="ResourceLimitExceeded", service_message="The account-level service limit 'ml.g6e.4xlarge for training job usage' is 0 Instances", expected_params=_build(TYPES[0]))
-    stub.add_client_error("create_training_job", service_error_code="CapacityError", service_message="Unable to provision requested ML compute capacity", expected_params=_build(TYPES[1]))
+    stub.add_client_error("create_training_job", expected_params=_build(TYPES[0]), **stubber_error("sagemaker.create_training_job.instance_quota"))
+    stub.add_client_error("create_training_job", expected_params=_build(TYPES[1]), **stubber_error("sagemaker.create_training_job.type_not_in_region"))
     stub.add_response("create_training_job", {"TrainingJobArn": ARN}, expected_params=_build(TYPES[2]))
     with stub:
         result = create_or_adopt(sm, _build, TYPES, validate=validate_training_job_request)
@@ -51,8 +52,8 @@ def test_every_type_refused_is_a_user_error_with_the_fix():
     sm, stub = _stubbed()
     stub.add_client_error("describe_training_job", **NOT_FOUND)
     for _ in TYPES:
-        stub.add_client_error("create_training_job", service_error_code="ResourceLimitExceeded", service_message="limit is 0")
-    with stub, pytest.raises(CapacityUnavailable, match=r"ml.g6e.4xlarge \(ResourceLimitExceeded: limit is 0\).*Service Quotas"):
+        stub.add_client_error("create_training_job", **stubber_error("sagemaker.create_training_job.instance_quota"))
+    with stub, pytest.raises(CapacityUnavailable, match=r"ml.g6e.4xlarge \(ResourceLimitExceeded: The account-level service limit.*Service Quotas"):
         create_or_adopt(sm, _build, TYPES)
 
 
@@ -76,7 +77,7 @@ def test_an_existing_job_is_adopted_without_creating_anything():
 def test_resource_in_use_race_adopts_the_winner():
     sm, stub = _stubbed()
     stub.add_client_error("describe_training_job", **NOT_FOUND)
-    stub.add_client_error("create_training_job", service_error_code="ResourceInUse", service_message=f"Training job names must be unique within an AWS account and region, and a training job with this name already exists ({ARN})")
+    stub.add_client_error("create_training_job", **stubber_error("sagemaker.create_training_job.name_in_use", job_name=NAME))
     stub.add_response("describe_training_job", _description("InProgress"))
     with stub:
         result = create_or_adopt(sm, _build, TYPES)
@@ -118,7 +119,7 @@ def test_stop_asks_sagemaker_only_for_active_jobs():
     stub.add_response("describe_training_job", _description("Completed"))
     stub.add_client_error("describe_training_job", **NOT_FOUND)
     stub.add_response("describe_training_job", _description("InProgress"))
-    stub.add_client_error("stop_training_job", service_error_code="ValidationException", service_message="The request was rejected because the training job is in status Completed.")
+    stub.add_client_error("stop_training_job", **stubber_error("sagemaker.stop_training_job.already_ended"))
     with stub:
         assert stop_job(sm, NAME) is True
         assert stop_job(sm, NAME) is False  # already completed

@@ -1,10 +1,10 @@
 """A small AWS world on moto for the orchestration tests (launcher, Lambda handlers, state machine).
 
 Shared by tests/launcher, tests/lambda_handler, tests/stepfunctions and tests/gr00t_aws. It holds an asset in
-S3 (gr00t_config.json + LeRobot meta files), the task-token table and the deployment settings, and patches the
-three places where moto differs from AWS in ways these tests depend on (offline-testing.md):
-``stop_training_job`` is not implemented, every new job is "Completed" at once instead of "InProgress", and
-SendTaskFailure loses its ``cause``.
+S3 (gr00t_config.json + LeRobot meta files), the task-token table and the deployment settings. moto answers as
+AWS does through local_mode.moto_fidelity (installed for every test by tests/conftest.py); here a stop that
+SageMaker accepted also finishes at once (on AWS the job is "Stopping" until its container exits), so a test
+can follow what comes after.
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from moto.core.responses import ActionResult, EmptyResult
-from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
-from moto.sagemaker.responses import SageMakerResponse
-from moto.stepfunctions.responses import StepFunctionResponse
 
 from gr00t_core.data_configs import DATA_CONFIGS
 from launcher.clients import AwsClients
 from launcher.settings import DeploymentSettings
+from local_mode import moto_fidelity
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -123,34 +120,12 @@ def dataset_meta(layout: str = "so100_dualcam", *, episodes: int = 3, frames: in
 # ---------------------------------------------------------------- moto patches
 
 
-def _stop_training_job(self: SageMakerResponse) -> ActionResult:
-    """StopTrainingJob as SageMaker answers it: active jobs go to Stopped, ended ones are a ValidationException."""
-    name = self._get_param("TrainingJobName")
-    job = self.sagemaker_backend.training_jobs.get(name)
-    if job is None:
-        raise ValidationError(message=f"Could not find training job '{name}'.")
-    if job.training_job_status not in ("InProgress", "Stopping"):
-        raise ValidationError(message=f"The request was rejected because the training job is in status {job.training_job_status}.")
-    job.training_job_status = "Stopped"
-    job.secondary_status = "Stopped"
-    STOP_CALLS.append(name)
-    return ActionResult({})
-
-
-def _send_task_failure(self: StepFunctionResponse) -> EmptyResult:
-    """moto 5.2.5 drops ``cause`` on its way to the engine; the tests check the reason users read, so keep it."""
-    self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause"))
-    return EmptyResult()
-
-
 STOP_CALLS: list[str] = []
-_original_init = FakeTrainingJob.__init__
 
 
-def _init_in_progress(self: FakeTrainingJob, *args: Any, **kwargs: Any) -> None:
-    _original_init(self, *args, **kwargs)
-    self.training_job_status = "InProgress"
-    self.secondary_status = "Starting"
+def _stop_finishes_at_once(fake: FakeTrainingJob) -> None:
+    fake.training_job_status = fake.secondary_status = "Stopped"
+    STOP_CALLS.append(fake.training_job_name)
 
 
 def job(name: str) -> FakeTrainingJob:
@@ -212,13 +187,10 @@ def aws_world(**settings_overrides: Any) -> Iterator[World]:
     STOP_CALLS.clear()
     # moto's ASL engine logs every expected Task failure with the whole state tree: keep test output readable
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-    original_stop = getattr(SageMakerResponse, "stop_training_job", None)
-    original_failure = StepFunctionResponse.send_task_failure
+    uninstall = moto_fidelity.install()  # already in force under pytest; not in a subprocess that uses the world
+    remove_listener = moto_fidelity.add_stop_listener(_stop_finishes_at_once)
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
-            SageMakerResponse.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
-            StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
-            FakeTrainingJob.__init__ = _init_in_progress  # type: ignore[method-assign]
             clients = AwsClients(**{s: boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "stepfunctions", "dynamodb")})
             clients.s3.create_bucket(Bucket=ASSET_BUCKET)
             clients.dynamodb.create_table(
@@ -230,12 +202,8 @@ def aws_world(**settings_overrides: Any) -> Iterator[World]:
             clients.dynamodb.update_time_to_live(TableName=TOKEN_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
             yield World(clients=clients, settings=settings(**settings_overrides))
     finally:
-        FakeTrainingJob.__init__ = _original_init  # type: ignore[method-assign]
-        StepFunctionResponse.send_task_failure = original_failure  # type: ignore[method-assign]
-        if original_stop is None:
-            delattr(SageMakerResponse, "stop_training_job")
-        else:
-            SageMakerResponse.stop_training_job = original_stop  # type: ignore[attr-defined]
+        remove_listener()
+        uninstall()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
