@@ -202,10 +202,10 @@ def build_training_job_request(
         "Environment": dict(JOB_ENVIRONMENT),
         "RetryStrategy": {"MaximumRetryAttempts": INTERNAL_ERROR_RETRIES},
         "Tags": [{"Key": k, "Value": val} for k, val in tags.items()],
+    }
     if settings.asset_kms_key_arn:
         # SageMaker's own output (output/) is written with this key instead of the account's aws/s3 key.
         request["OutputDataConfig"]["KmsKeyId"] = settings.asset_kms_key_arn
-    }
     if settings.subnets:
         request["VpcConfig"] = {"SecurityGroupIds": list(settings.security_groups), "Subnets": list(settings.subnets)}
     return request

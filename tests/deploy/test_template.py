@@ -62,6 +62,8 @@ def test_training_role_writes_only_pipeline_outputs_in_the_asset_bucket():
     ]
     assert len(asset_writes) == 1
     assert asset_writes[0]["Resource"]["Fn::Sub"].endswith(":::${AssetBucketName}/pipelines/*")
+
+
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
@@ -181,8 +183,6 @@ def test_deploy_time_rules_refuse_incomplete_network_settings(given, refused):
     assert _refused_rules(**given) == refused
 
 
-
-
 def test_lambdas_never_write_to_s3():
     for function in ("LaunchFunction", "JobEventsFunction", "StopFunction"):
         actions = " ".join(str(s) for s in _statements(function))
@@ -278,6 +278,29 @@ def test_the_pruned_lambda_package_runs_the_handlers_alone_and_stays_under_10_mb
         }
         boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
                      aws_secret_access_key="testing").create_table(
+            TableName="tokens", KeySchema=[{"AttributeName": "jobName", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        script = f"""
+import json, sys
+sys.path[:0] = [{str(package)!r}, {str(runtime)!r}]
+from lambda_handler import launch, job_events
+from gr00t_core.errors import EventError
+ctx = type("Ctx", (), dict(function_name="f", memory_limit_in_mb=512, invoked_function_arn="arn:aws:lambda:us-east-1:1:function:f", aws_request_id="r"))()
+event = json.load(open({str(Path(__file__).resolve().parents[1] / "events" / "vams_event.json")!r}))
+event["body"].pop("TaskToken", None)
+try:
+    launch.handler(event, ctx)
+except EventError as exc:
+    print("launch:", "TaskToken" in str(exc))
+completed = json.load(open({str(Path(__file__).resolve().parents[1] / "events" / "sagemaker_job_completed.json")!r}))
+print("job_events:", job_events.handler(completed, ctx)["action"])
+print("heavy:", sorted(m for m in ("torch", "pyarrow", "numpy", "av") if m in sys.modules))
+"""
+        proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "launch: True" in proc.stdout and "job_events: unknown_job" in proc.stdout and "heavy: []" in proc.stdout
 
 
 def test_a_schedule_rule_sweeps_waiting_jobs_through_the_job_events_handler():
@@ -305,26 +328,3 @@ def test_dashboard_shows_the_sweep_metrics():
     source = inspect.getsource(_runtime.record_sweep)
     for metric in ("OrphanJobsStopped", "LostJobEventsRecovered", "SweepErrors"):
         assert metric in body and f'"{metric}"' in source
-            TableName="tokens", KeySchema=[{"AttributeName": "jobName", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-        script = f"""
-import json, sys
-sys.path[:0] = [{str(package)!r}, {str(runtime)!r}]
-from lambda_handler import launch, job_events
-from gr00t_core.errors import EventError
-ctx = type("Ctx", (), dict(function_name="f", memory_limit_in_mb=512, invoked_function_arn="arn:aws:lambda:us-east-1:1:function:f", aws_request_id="r"))()
-event = json.load(open({str(Path(__file__).resolve().parents[1] / "events" / "vams_event.json")!r}))
-event["body"].pop("TaskToken", None)
-try:
-    launch.handler(event, ctx)
-except EventError as exc:
-    print("launch:", "TaskToken" in str(exc))
-completed = json.load(open({str(Path(__file__).resolve().parents[1] / "events" / "sagemaker_job_completed.json")!r}))
-print("job_events:", job_events.handler(completed, ctx)["action"])
-print("heavy:", sorted(m for m in ("torch", "pyarrow", "numpy", "av") if m in sys.modules))
-"""
-        proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, env=env, timeout=120)
-    finally:
-        server.stop()
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "launch: True" in proc.stdout and "job_events: unknown_job" in proc.stdout and "heavy: []" in proc.stdout
