@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gr00t_core import metrics
+from gr00t_core.content_types import content_type
 from gr00t_core.errors import EngineError, TrainingError, UploadError, UserError
 from gr00t_core.naming import gr00t_generation
 from gr00t_core.parameters import Engine
@@ -391,7 +392,9 @@ class Entry:
                                  asset_metadata(summary))
             if plan.identity.output_preview_uri and curve_path.is_file():
                 bucket, key = uploads.parse_s3_uri(plan.identity.output_preview_uri)
-                publisher.client.upload_file(str(curve_path), bucket, uploads.join_key(key, f"{plan.identity.output_folder}.png"))
+                preview = uploads.join_key(key, f"{plan.identity.output_folder}.png")
+                # VAMS checks previews/ like files/: an explicit type, never S3's default binary/octet-stream.
+                publisher.client.upload_file(str(curve_path), bucket, preview, ExtraArgs={"ContentType": content_type(preview)})
         except Exception as exc:  # noqa: BLE001 - reported with the rest
             errors.append(f"reports not copied: {exc}")
         if errors:

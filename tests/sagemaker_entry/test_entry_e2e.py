@@ -140,7 +140,8 @@ def test_builtin_two_ranks_end_to_end(tmp_path, s3, dataset, moto_endpoint):
     meta_key = METADATA_URI.split(f"{BUCKET}/", 1)[1] + "asset.metadata.json"
     rows = {r["metadataKey"]: r["metadataValue"] for r in _json(s3, meta_key)["metadata"]}
     assert rows["gr00tOutputFolder"] == job.identity.output_folder and rows["gr00tSteps"] == "4"
-    assert _objects(s3, PREVIEW_URI.split(f"{BUCKET}/", 1)[1])  # the loss curve as the asset preview
+    previews = PREVIEW_URI.split(f"{BUCKET}/", 1)[1]
+    assert [s3.head_object(Bucket=BUCKET, Key=previews + k)["ContentType"] for k in _objects(s3, previews)] == ["image/png"]
     assert s3.get_object(Bucket=BUCKET, Key=earlier)["Body"].read() == b"earlier run"  # never touched
 
     # log: the builtin's lines match the MetricDefinitions regexes; phases are reported; random init said so

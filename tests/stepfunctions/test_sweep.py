@@ -137,6 +137,8 @@ def _start(world, name, **input_changes):
     arn = sfn.start_execution(stateMachineArn=world.extra["sm_arn"], name=name, input=json.dumps(execution_input))["executionArn"]
     job = _only_job()
     wait_for(lambda: world.extra["store"].get(job))
+    # The Lambda has stored the token; the task waits for it once Step Functions records the submission.
+    wait_for(lambda: any(e["type"] == "TaskSubmitted" for e in history(sfn, arn)))
     return arn, job
 
 
