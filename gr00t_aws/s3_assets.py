@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 
 from gr00t_aws.aws_errors import error_code, error_message
 from gr00t_core.errors import AssetError
+from gr00t_core.json_text import DEFAULT_MAX_BYTES
 
-DEFAULT_MAX_OBJECT_BYTES = 8 * 1024 * 1024  # meta/episodes.jsonl of a large dataset is a few MB
-CONFIG_MAX_BYTES = 256 * 1024  # gr00t_config.json holds a few dozen keys
+DEFAULT_MAX_OBJECT_BYTES = DEFAULT_MAX_BYTES  # the most any JSON document is read (gr00t_core.json_text)
 
 # GetObject for a missing key: 404 NoSuchKey "The specified key does not exist." when the caller may list the
 # bucket, else 403 AccessDenied (S3 API reference, GetObject, Permissions). HeadObject answers without a body,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from gr00t_core import json_text
 from gr00t_core.errors import ConfigError
 from gr00t_core.instances import INSTANCE_TYPES, LOCAL_INSTANCE_TYPES, gpu_count
 from gr00t_core.parameters import (
@@ -62,6 +63,7 @@ TIER_LABELS = {
 # Hyperparameter keys that are not parameters: the run identity and bookkeeping the launcher adds.
 PROVENANCE_HYPERPARAMETER = "gr00tProvenance"
 CONFIG_FILE_NAME = "gr00t_config.json"
+CONFIG_MAX_BYTES = 256 * 1024  # gr00t_config.json holds a few dozen keys
 
 
 @dataclass
@@ -197,7 +199,7 @@ def resolve(
 
 def _read_inherited_provenance(raw: Any) -> dict[str, Tier]:
     try:
-        data = json.loads(raw) if isinstance(raw, str) else raw
+        data = json_text.parse_json(raw, name="provenance") if isinstance(raw, str) else raw
         return {k: Tier(v) for k, v in dict(data).items() if k in PARAMETERS_BY_NAME}
     except (ValueError, TypeError):
         return {}
@@ -274,17 +276,10 @@ def check_rules(config: ResolvedConfig) -> list[str]:
 def parse_config_file(content: str | bytes, *, name: str = CONFIG_FILE_NAME) -> dict[str, Any]:
     """Parse gr00t_config.json: its text, or its bytes as read from a file or S3 (UTF-8, with or without the
     byte-order mark Windows editors write). A user error names the file, the line and what to fix."""
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ConfigError([f"{name} is not UTF-8 text; save it as UTF-8 JSON"]) from None
     try:
-        data = json.loads(content)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            [f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file or remove it"]
-        ) from None
+        data = json_text.parse_json(content, name=name, max_bytes=CONFIG_MAX_BYTES)
+    except json_text.JsonTextError as exc:
+        raise ConfigError([str(exc)]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{name} must hold a JSON object of parameter -> value, found {type(data).__name__}"])
     return data
@@ -301,9 +296,9 @@ def parse_json_object(text: str | Mapping[str, Any] | None, *, what: str) -> dic
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"{what} is not valid JSON ({exc.msg} at character {exc.pos})"]) from None
+        data = json_text.parse_json(text, name=what)
+    except json_text.JsonTextError as exc:
+        raise ConfigError([str(exc)]) from None
     if data is None or data == "":
         return {}
     if not isinstance(data, dict):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gr00t_core.json_text import JsonTextError, parse_json, parse_json_lines
 from gr00t_core.data_configs import MAX_ACTION_DIM, MAX_STATE_DIM, DataConfig, get_data_config, is_custom_config
 
 Reader = Callable[[str], "bytes | None"]
@@ -62,14 +63,6 @@ class _Stop(Exception):
     """Nothing further can be checked (e.g. info.json unreadable); the report already holds the reason."""
 
 
-def _decode(raw: bytes, name: str, report: MetaReport) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        report.errors.append(f"{name} is not UTF-8 text; save it as UTF-8")
-        raise _Stop from None
-
-
 def _load_json(read: Reader, name: str, report: MetaReport, *, required: bool) -> Any:
     raw = read(name)
     if raw is None:
@@ -77,34 +70,26 @@ def _load_json(read: Reader, name: str, report: MetaReport, *, required: bool) -
             report.errors.append(f"{name} not found; datasetPath must point at the folder holding meta/, data/ and videos/")
             raise _Stop
         return None
-    text = _decode(raw, name, report)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        report.errors.append(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file")
+        return parse_json(raw, name=name)
+    except JsonTextError as exc:
+        report.errors.append(str(exc))
         raise _Stop from None
 
 
-def parse_jsonl(text: str, name: str) -> tuple[list[Any], list[int], list[str]]:
+def parse_jsonl(text: str | bytes, name: str) -> tuple[list[Any], list[int], list[str]]:
     """Rows, 1-based blank line numbers, and one error per malformed line (naming file and line)."""
-    rows: list[Any] = []
-    blanks: list[int] = []
-    errors: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            blanks.append(number)
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            errors.append(f"{name} line {number} is not valid JSON ({exc.msg} at column {exc.colno}); fix or remove that line")
-    return rows, blanks, errors
+    return parse_json_lines(text, name=name)
 
 
 def _load_jsonl(raw: bytes | None, name: str, report: MetaReport) -> list[Any] | None:
     if raw is None:
         return None
-    rows, blanks, errors = parse_jsonl(_decode(raw, name, report), name)
+    try:
+        rows, blanks, errors = parse_jsonl(raw, name)
+    except JsonTextError as exc:
+        report.errors.append(str(exc))
+        raise _Stop from None
     report.errors.extend(errors)
     if blanks:
         report.blank_lines[name] = blanks

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gr00t_aws.callbacks import error_name, send_failure
-from gr00t_aws.s3_assets import CONFIG_MAX_BYTES, prefix_exists, prefix_reader, read_object
+from gr00t_aws.s3_assets import prefix_exists, prefix_reader, read_object
 from gr00t_aws.sagemaker_jobs import (
     TERMINAL_STATUSES,
     LaunchResult,
@@ -27,7 +27,7 @@ from gr00t_aws.sagemaker_jobs import (
 )
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from gr00t_core.errors import ConfigError, DatasetError, EventError, SettingsError, UserError
-from gr00t_core.resolution import CONFIG_FILE_NAME, ResolvedConfig, parse_config_file, resolve
+from gr00t_core.resolution import CONFIG_FILE_NAME, CONFIG_MAX_BYTES, ResolvedConfig, parse_config_file, resolve
 from gr00t_data.meta import check_meta
 from launcher.clients import AwsClients
 from launcher.completion import FALLBACKS_ATTRIBUTE, on_job_state_change

@@ -135,7 +135,7 @@ def test_parse_config_file_names_the_file_and_line():
 def test_parse_config_file_takes_the_bytes_of_a_file_with_or_without_a_bom():
     raw = json.dumps({"maxSteps": 5}).encode()
     assert parse_config_file(raw) == parse_config_file(b"\xef\xbb\xbf" + raw) == {"maxSteps": 5}
-    with pytest.raises(ConfigError, match="s3://b/a/gr00t_config.json is not UTF-8 text; save it as UTF-8 JSON"):
+    with pytest.raises(ConfigError, match="s3://b/a/gr00t_config.json is not UTF-8 text; save it as UTF-8"):
         parse_config_file("{}".encode("utf-16"), name="s3://b/a/gr00t_config.json")
 
 
