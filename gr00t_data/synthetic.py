@@ -4,7 +4,9 @@ The dynamics are simple enough to learn in a few CPU steps and rich enough that 
 each task has its own target pose; the action moves the current state a fixed fraction toward that target
 (``action_t = state_t + gain * (target - state_t) + noise``) and the next state follows the action. Every camera
 shows a bright square whose position encodes two joints of the current state and a dim marker at the task's
-target, so state, language (task) and images all carry signal. Everything derives from ``seed``: the same
+target, so state, language (task) and images all carry signal. ``dynamics="rotation"`` instead makes the action an
+exact linear function of the state alone: each pair of joints turns by a fixed angle per frame about zero
+(``action_t = R state_t``, the next state), the benchmark of whether a policy learns from its state. Everything derives from ``seed``: the same
 arguments give byte-identical files.
 
     python -m gr00t_data.synthetic OUT --layout so100_dualcam --episodes 6 --frames 75
@@ -29,6 +31,7 @@ from gr00t_data.video import encoder_for, write_video
 
 LAYOUTS = ("so100", "so100_dualcam", "fourier_gr1_arms_only")
 VERSIONS = ("v2.0", "v2.1")
+DYNAMICS = ("target", "rotation")
 CHUNKS_SIZE = 1000
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
 VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
@@ -42,6 +45,7 @@ _TASKS = (
 _GAIN = 0.08  # fraction of the remaining distance to the target covered per frame
 _ACTION_NOISE = 0.003  # relative to the joint range
 _STATE_NOISE = 0.001
+_ROTATION = 0.25  # radians per frame turned by each joint pair under dynamics="rotation"
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,19 @@ def _simulate(rng: np.random.Generator, length: int, target: np.ndarray, scale: 
         states[t], actions[t] = state, action
         state = action + rng.normal(0.0, _STATE_NOISE * scale, dims)
     return states, actions
+
+
+def _rotate(rng: np.random.Generator, length: int, scale: float, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    # An odd last joint stays put (a 1-D "rotation"); radii below the full range keep the circles inside it.
+    pairs = dims // 2
+    radius = rng.uniform(0.3, 0.9, pairs) * scale
+    phase = rng.uniform(0.0, 2 * np.pi, pairs) + _ROTATION * np.arange(length + 1)[:, None]
+    path = np.zeros((length + 1, dims), dtype=np.float32)
+    path[:, 0 : 2 * pairs : 2] = radius * np.cos(phase)
+    path[:, 1 : 2 * pairs : 2] = radius * np.sin(phase)
+    if dims % 2:
+        path[:, -1] = rng.uniform(-0.8, 0.8) * scale
+    return path[:-1], path[1:]
 
 
 def _render(states: np.ndarray, target: np.ndarray, camera: int, width: int, height: int, scale: float) -> np.ndarray:
@@ -195,6 +212,7 @@ def generate_dataset(
     write_videos: bool = True,
     episode_lengths: Sequence[int] | None = None,
     robot_type: str | None = None,
+    dynamics: str = "target",
 ) -> Path:
     """Write a LeRobot dataset under ``root`` (created; must not hold a dataset yet) and return ``root``.
 
@@ -202,10 +220,13 @@ def generate_dataset(
     False leaves the videos out (info.json still lists the cameras), for parquet-only benchmarks.
     ``write_modality`` / ``write_stats`` add what preparation would add (meta/modality.json, meta/stats.json).
     ``robot_type`` overrides info.json's robot_type (e.g. "so101" for an SO-101 arm, same layout as SO-100).
+    ``dynamics`` "rotation" replaces the move-to-target dynamics with the fixed rotation (see the module doc).
     """
     spec = _layout(layout)
     if version not in VERSIONS:
         raise ValueError(f"unsupported version {version!r}; choose one of {', '.join(VERSIONS)}")
+    if dynamics not in DYNAMICS:
+        raise ValueError(f"unknown dynamics {dynamics!r}; choose one of {', '.join(DYNAMICS)}")
     if width % 2 or height % 2 or width < 16 or height < 16:
         raise ValueError(f"width and height must be even and at least 16 (yuv420p video), got {width}x{height}")
     if write_videos and encoder_for(codec) is None:
@@ -224,7 +245,10 @@ def generate_dataset(
     index = 0
     for ep, length in enumerate(lengths):
         task = ep % n_tasks
-        states, actions = _simulate(rng, length, targets[task], spec.scale)
+        if dynamics == "rotation":
+            states, actions = _rotate(rng, length, spec.scale, dims)
+        else:
+            states, actions = _simulate(rng, length, targets[task], spec.scale)
         chunk = ep // CHUNKS_SIZE
         frame_index = np.arange(length, dtype=np.int64)
         columns = {
@@ -298,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modality", action="store_true", help="also write meta/modality.json")
     parser.add_argument("--stats", action="store_true", help="also write meta/stats.json")
     parser.add_argument("--robot-type", help="info.json robot_type (default: from the layout)")
+    parser.add_argument("--dynamics", choices=DYNAMICS, default="target", help="move to the task's target, or rotate")
     args = parser.parse_args(argv)
     lengths = None
     if args.frames_max is not None:
@@ -309,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out, layout=args.layout, episodes=args.episodes, frames_per_episode=args.frames, fps=args.fps,
             width=args.width, height=args.height, codec=args.codec, seed=args.seed, version=args.version,
             write_modality=args.modality, write_stats=args.stats, episode_lengths=lengths, robot_type=args.robot_type,
+            dynamics=args.dynamics,
         )
     except (ValueError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -321,4 +347,4 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["LAYOUTS", "VERSIONS", "generate_dataset"]
+__all__ = ["DYNAMICS", "LAYOUTS", "VERSIONS", "generate_dataset"]

@@ -54,6 +54,18 @@ def test_actions_follow_the_state_toward_a_per_task_target(tmp_path: Path) -> No
     assert state_only > 1.5 * with_task  # the task (language) carries information the state lacks
 
 
+def test_rotation_actions_are_one_linear_map_of_the_state(tmp_path: Path) -> None:
+    root = generate_dataset(tmp_path / "d", layout="so100", episodes=3, frames_per_episode=30, width=32, height=24,
+                            write_videos=False, dynamics="rotation")
+    rows = [_episode(root, ep) for ep in range(3)]
+    state = np.concatenate([r[0] for r in rows]).astype(np.float64)
+    action = np.concatenate([r[1] for r in rows]).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(state, action, rcond=None)
+    assert np.abs(action - state @ coef).max() < 1e-3  # exact, no noise, no task: the state alone decides
+    assert np.allclose(rows[0][0][1:], rows[0][1][:-1])  # the next state is the action
+    assert ((action - state) ** 2).mean() > 0.01 * (state**2).mean()  # repeating the state is a poor guess
+
+
 def test_frames_encode_the_state(tmp_path: Path) -> None:
     root = generate_dataset(tmp_path / "d", layout="so100", episodes=3, frames_per_episode=30, width=64, height=48)
     states, centroids = [], []
@@ -127,6 +139,7 @@ def test_av1_videos(tmp_path: Path) -> None:
         ({"width": 33}, "even"),
         ({"codec": "nosuchcodec"}, "encoder"),
         ({"episodes": 0}, "at least one episode"),
+        ({"dynamics": "chaos"}, "unknown dynamics"),
     ],
 )
 def test_bad_arguments(tmp_path: Path, kwargs: dict, match: str) -> None:
