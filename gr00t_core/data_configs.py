@@ -73,9 +73,34 @@ def _layout(
 
 
 _SO100_ARM = [("single_arm", 5), ("gripper", 1)]
-# Fourier GR1 as recorded in NVIDIA's GR1 demo datasets (arms + hands, 7-DoF arms, 6-DoF hands).
-_GR1_ARMS = [("left_arm", 7), ("right_arm", 7), ("left_hand", 6), ("right_hand", 6)]
+# NVIDIA's GR1 demo data lays state and action out as 44 values in this order (parts as in
+# NVIDIA/Isaac-GR00T demo_data/robot_sim.PickNPlace/meta/modality.json @16d0dae38c82ab06ad03b4cdaeeb0bcad36ac702,
+# widths from its meta/info.json @6d8a53bfc08056b950611b244881679c49091935: observation.state/action float64[44]).
+_GR1_DEMO = [
+    ("left_arm", 7), ("left_hand", 6), ("left_leg", 6), ("neck", 3),
+    ("right_arm", 7), ("right_hand", 6), ("right_leg", 6), ("waist", 3),
+]
 _GR1_EGO = {"ego_view": "observation.images.ego_view"}
+# The demo's annotation entries carry no original_key: GR00T then reads the int64 column "annotation.<name>",
+# whose values index meta/tasks.jsonl.
+_GR1_ANNOTATIONS = ("human.action.task_description", "human.validity")
+
+# Where each template was checked (NVIDIA/Isaac-GR00T path @ commit); configs missing here have no published
+# layout, so preflight asks for the user's own modality.json and shows an example.
+TEMPLATE_SOURCES = {
+    "so100": "getting_started/examples/so100__modality.json @16d0dae38c82ab06ad03b4cdaeeb0bcad36ac702",
+    "so100_dualcam": (
+        "getting_started/examples/so100__modality.json @16d0dae38c82ab06ad03b4cdaeeb0bcad36ac702 with the two "
+        "cameras (front, wrist) of N1.5's So100DualCamDataConfig"
+    ),
+    "fourier_gr1_arms_only": "demo_data/robot_sim.PickNPlace/meta/modality.json @16d0dae38c82ab06ad03b4cdaeeb0bcad36ac702",
+}
+
+
+def _gr1_demo_layout() -> dict[str, Any]:
+    layout = _layout(_GR1_DEMO, _GR1_DEMO, _GR1_EGO, _GR1_ANNOTATIONS[0])
+    layout["annotation"] = {name: {} for name in _GR1_ANNOTATIONS}
+    return layout
 
 
 def _keys(prefix: str, names: list[str]) -> tuple[str, ...]:
@@ -110,7 +135,7 @@ _REGISTRY: list[DataConfig] = [
         _keys("state", ["left_arm", "right_arm", "left_hand", "right_hand"]),
         _keys("action", ["left_arm", "right_arm", "left_hand", "right_hand"]),
         "annotation.human.action.task_description",
-        _layout(_GR1_ARMS, _GR1_ARMS, _GR1_EGO, "human.action.task_description"),
+        _gr1_demo_layout(),
     ),
     DataConfig(
         "fourier_gr1_arms_waist",
@@ -118,7 +143,6 @@ _REGISTRY: list[DataConfig] = [
         _keys("state", ["left_arm", "right_arm", "left_hand", "right_hand", "waist"]),
         _keys("action", ["left_arm", "right_arm", "left_hand", "right_hand", "waist"]),
         "annotation.human.coarse_action",
-        _layout(_GR1_ARMS + [("waist", 3)], _GR1_ARMS + [("waist", 3)], _GR1_EGO, "human.coarse_action"),
     ),
     DataConfig(
         "fourier_gr1_full_upper_body",
@@ -231,6 +255,26 @@ def is_custom_config(name: str) -> bool:
     """A ``module:Class`` reference to a user's own data config class (GR00T accepts these)."""
     module, sep, cls = name.partition(":")
     return bool(sep and module and cls and all(p.isidentifier() for p in module.split(".")) and cls.isidentifier())
+
+
+def example_modality(config: DataConfig) -> dict[str, Any]:
+    """A modality.json showing every key ``config`` reads, for configs without a published layout.
+
+    Ranges are placeholders one value wide: the user sets each part's start/end to where it lies in
+    observation.state / action, and each camera's original_key to the recorded column.
+    """
+    cameras = {name: f"observation.images.{name}" for name in config.video_names}
+    state, action = [(n, 1) for n in config.state_names], [(n, 1) for n in config.action_names]
+    return _layout(state, action, cameras, config.annotation_name)
+
+
+def custom_config_file(name: str) -> str:
+    """Where a ``module:Class`` config's source lives, relative to the asset root: ``pkg/mod.py`` for ``pkg.mod``.
+
+    The file travels with the asset so the trainer can import it (GR00T N1.5 imports ``module`` and takes
+    ``Class`` from it when --data-config holds a colon).
+    """
+    return name.partition(":")[0].replace(".", "/") + ".py"
 
 
 def get_data_config(name: str) -> DataConfig | None:

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gr00t_core.json_text import JsonTextError, parse_json, parse_json_lines
-from gr00t_core.data_configs import MAX_ACTION_DIM, MAX_STATE_DIM, DataConfig, get_data_config, is_custom_config
+from gr00t_core.data_configs import (
+    MAX_ACTION_DIM,
+    MAX_STATE_DIM,
+    DataConfig,
+    example_modality,
+    get_data_config,
+    is_custom_config,
+)
 
 Reader = Callable[[str], "bytes | None"]
 
@@ -262,9 +269,11 @@ def _check_modality(
     if modality is None:
         template = config.modality_json() if config else None
         if template is None:
+            example = json.dumps(example_modality(config)) if config else ""
             report.errors.append(
-                f"{MODALITY} not found and data config {data_config!r} has no known layout to create it from; "
-                "add a modality.json mapping GR00T's state/action/video/annotation keys to your columns"
+                f"{MODALITY} not found and data config {data_config!r} has no published layout to create it from; "
+                "add meta/modality.json mapping each key the config reads to your columns"
+                + (f", e.g. (set each start/end to where the part lies in the column): {example}" if example else "")
             )
             return
         modality, report.modality_is_template = template, True
@@ -275,7 +284,11 @@ def _check_modality(
     source = f"the {data_config} layout that would be written to {MODALITY}" if report.modality_is_template else MODALITY
     features = info.get("features") or {}
     for section, default_key, limit in (("state", STATE_KEY, MAX_STATE_DIM), ("action", ACTION_KEY, MAX_ACTION_DIM)):
-        _check_ranges(modality.get(section), section, default_key, limit, features, source, report)
+        selected = None if config is None else (config.state_names if section == "state" else config.action_names)
+        _check_ranges(
+            modality.get(section), section, default_key, limit, features, source, report,
+            selected=selected, exact=report.modality_is_template,
+        )
     for name, entry in (modality.get("video") or {}).items() if isinstance(modality.get("video"), dict) else ():
         key = entry.get("original_key") if isinstance(entry, dict) else None
         if not isinstance(key, str):
@@ -304,8 +317,11 @@ def _check_modality(
 
 
 def _check_ranges(
-    section: Any, name: str, default_key: str, limit: int, features: dict[str, Any], source: str, report: MetaReport
+    section: Any, name: str, default_key: str, limit: int, features: dict[str, Any], source: str, report: MetaReport,
+    *, selected: tuple[str, ...] | None, exact: bool,
 ) -> None:
+    """``selected``: the parts the data config concatenates (None for a custom config: every part);
+    ``exact``: the ranges come from a template, so they must cover the column exactly."""
     if not isinstance(section, dict) or not section:
         report.errors.append(f"{source}: the {name!r} section must map each {name} part to {{start, end}}")
         return
@@ -330,12 +346,31 @@ def _check_ranges(
             )
         else:
             total[column] = max(total.get(column, 0), end)
-    used = sum(e["end"] - e["start"] for e in section.values() if isinstance(e, dict) and _is_int(e.get("start")) and _is_int(e.get("end")))
-    if used > limit:
-        report.errors.append(f"{source}: {name} parts add up to {used} values; GR00T N1.5 handles at most {limit}")
+    # GR00T's max_state_dim/max_action_dim bound the concatenation of the parts the data config selects
+    # (ConcatTransform over its state/action keys), not every part modality.json describes.
+    chosen = [part for part in section if selected is None or part in selected]
+    used = sum(
+        e["end"] - e["start"] for p in chosen if isinstance(e := section[p], dict) and _is_int(e.get("start")) and _is_int(e.get("end"))
+    )
+    if used > limit and selected is not None:
+        report.errors.append(
+            f"{source}: the {len(chosen)} {name} parts the data config reads add up to {used} values; "
+            f"GR00T N1.5 handles at most {limit}: choose a data config that reads fewer parts"
+        )
+    elif used > limit:  # a custom config may read only some of them: GR00T itself fails if it reads too many
+        report.warnings.append(
+            f"{source}: the {name} parts add up to {used} values; your data config must read at most {limit} of them"
+        )
     for column, end in total.items():
         width = _width(features.get(column))
-        if width is not None and end < width:
+        if width is None or end >= width:
+            continue
+        if exact:
+            report.errors.append(
+                f"{source}: the layout covers {end} values of {column!r} but {INFO} says it has {width}; the data "
+                "is not laid out as this data config's template: add your own meta/modality.json"
+            )
+        else:
             report.warnings.append(f"{source}: {name} uses the first {end} of the {width} values of {column!r}; the rest are ignored")
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from gr00t_core.errors import ConfigError, DatasetError
 from gr00t_core.parameters import lookup
 from gr00t_core.resolution import CONFIG_FILE_NAME, TIER_LABELS, ResolvedConfig, Tier, parse_config_file, resolve
+from gr00t_core.data_configs import is_custom_config
+from gr00t_data.custom_config import check_custom_config
 from gr00t_data.prepare import prepare_dataset
 
 _DATASET_PARAMETERS = ("datasetPath", "dataConfig")
@@ -147,6 +149,8 @@ def run_preflight(
     if dataset_dir is None:
         return result
     rel = str(settings["datasetPath"]).strip("/")
+    if is_custom_config(str(settings["dataConfig"])):
+        result.errors.extend(check_custom_config(asset_dir, str(settings["dataConfig"])))
     try:
         # An asset that is not ready is left as it is: with configuration errors the dataset is only checked.
         report = prepare_dataset(dataset_dir, str(settings["dataConfig"]), decode_check=decode_check, write=result.ready)

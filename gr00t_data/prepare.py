@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from gr00t_core.errors import DatasetError
 from gr00t_data.meta import MODALITY, STATS, MetaReport, Reader, check_meta, data_file, video_file
@@ -62,6 +64,32 @@ def _modality_columns(meta: MetaReport, section: str, default: str) -> set[str]:
     return {e.get("original_key", default) for e in entries.values() if isinstance(e, dict)}
 
 
+def _annotation_columns(meta: MetaReport) -> set[str]:
+    """Columns the annotation entries read: ``original_key``, else GR00T's default ``annotation.<name>``
+    (NVIDIA's GR1 demo stores these as int64 task indexes and gives no original_key)."""
+    entries = (meta.modality or {}).get("annotation") or {}
+    return {
+        e.get("original_key") or f"annotation.{name}" for name, e in entries.items() if isinstance(e, dict)
+    } if isinstance(entries, dict) else set()
+
+
+def _check_annotations(path: Path, rel: str, columns: set[str], problems: list[str]) -> None:
+    """Annotation columns hold integer task indexes (resolved through meta/tasks.jsonl) or text."""
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError):
+        return  # load_numeric has reported the file already
+    for column in sorted(columns):
+        if column not in schema.names:
+            problems.append(f"{rel}: column {column!r} is missing (GR00T reads it as the language annotation)")
+            continue
+        kind = schema.field(column).type
+        if not (pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            problems.append(
+                f"{rel}: annotation column {column!r} is {kind}; it must hold task indexes (int64) into meta/tasks.jsonl"
+            )
+
+
 def _check_parquet(root: Path, meta: MetaReport, problems: list[str], warnings: list[str]) -> NumericData | None:
     paths = [root / data_file(meta.info, e["episode_index"]) for e in meta.episodes]
     try:
@@ -71,10 +99,12 @@ def _check_parquet(root: Path, meta: MetaReport, problems: list[str], warnings: 
         return None
     features = meta.info.get("features", {})
     needed = _modality_columns(meta, "state", "observation.state") | _modality_columns(meta, "action", "action")
-    annotation = _modality_columns(meta, "annotation", "")
-    for column in sorted(needed | annotation | {"timestamp"}):
-        if column and column not in data.columns:
-            problems.append(f"{data_file(meta.info, meta.episodes[0]['episode_index'])}: column {column!r} is missing (GR00T reads it)")
+    annotation = _annotation_columns(meta)
+    first = data_file(meta.info, meta.episodes[0]["episode_index"])
+    for column in sorted(needed | {"timestamp"}):
+        if column not in data.columns:
+            problems.append(f"{first}: column {column!r} is missing (GR00T reads it)")
+    _check_annotations(root / first, first, annotation, problems)
     for column in sorted(set(features) - set(data.columns) - needed - annotation - {"timestamp"}):
         if features[column].get("dtype") in ("video", "image", "string"):
             continue

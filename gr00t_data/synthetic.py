@@ -54,6 +54,9 @@ class _Layout:
     state_names: list[str]  # one name per dimension (info.json "names")
     cameras: list[str]  # parquet/video keys, e.g. "observation.images.front"
     scale: float  # joints live in [-scale, scale] (degrees for SO-100, radians for GR1)
+    # int64 annotation columns (modality entries without original_key), as in NVIDIA's GR1 demo data: the first
+    # holds the episode's task index, the others the index of the "valid" entry appended to tasks.jsonl.
+    annotations: list[str]
 
 
 def _layout(name: str) -> _Layout:
@@ -66,9 +69,10 @@ def _layout(name: str) -> _Layout:
         width = rng["end"] - rng["start"]
         names += [part] if width == 1 else [f"{part}_{i}" for i in range(width)]
     cameras = [v["original_key"] for v in template["video"].values()]
+    annotations = [f"annotation.{n}" for n, entry in template["annotation"].items() if "original_key" not in entry]
     if name.startswith("so100"):
-        return _Layout("so100", names, cameras, 90.0)
-    return _Layout("fourier_gr1", names, cameras, 1.5)
+        return _Layout("so100", names, cameras, 90.0, annotations)
+    return _Layout("fourier_gr1", names, cameras, 1.5, annotations)
 
 
 def _simulate(rng: np.random.Generator, length: int, target: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -182,6 +186,8 @@ def _features(layout: _Layout, version: str, fps: int, width: int, height: int, 
     for name, dtype in (("timestamp", "float32"), ("frame_index", "int64"), ("episode_index", "int64"),
                         ("index", "int64"), ("task_index", "int64")):
         features[name] = {"dtype": dtype, "shape": [1], "names": None}
+    for name in layout.annotations:
+        features[name] = {"dtype": "int64", "shape": [1]}
     return features
 
 
@@ -260,6 +266,8 @@ def generate_dataset(
             "index": pa.array(frame_index + index),
             "task_index": pa.array(np.full(length, task, dtype=np.int64)),
         }
+        for number, column in enumerate(spec.annotations):
+            columns[column] = pa.array(np.full(length, task if number == 0 else n_tasks, dtype=np.int64))
         data_file = root / DATA_PATH.format(episode_chunk=chunk, episode_index=ep)
         data_file.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table(columns), data_file)
@@ -282,7 +290,7 @@ def generate_dataset(
         "robot_type": robot_type or spec.robot_type,
         "total_episodes": len(lengths),
         "total_frames": index,
-        "total_tasks": n_tasks,
+        "total_tasks": n_tasks + (len(spec.annotations) > 1),
         "total_videos": len(lengths) * len(spec.cameras),
         "total_chunks": (len(lengths) - 1) // CHUNKS_SIZE + 1,
         "chunks_size": CHUNKS_SIZE,
@@ -294,7 +302,10 @@ def generate_dataset(
     }
     _write_json(root / "meta" / "info.json", info)
     _write_jsonl(root / "meta" / "episodes.jsonl", episode_rows)
-    _write_jsonl(root / "meta" / "tasks.jsonl", [{"task_index": i, "task": _TASKS[i]} for i in range(n_tasks)])
+    tasks = [{"task_index": i, "task": _TASKS[i]} for i in range(n_tasks)]
+    if len(spec.annotations) > 1:
+        tasks.append({"task_index": n_tasks, "task": "valid"})
+    _write_jsonl(root / "meta" / "tasks.jsonl", tasks)
     if version == "v2.1":
         _write_jsonl(root / "meta" / "episodes_stats.jsonl", stats_rows)
     if write_modality:

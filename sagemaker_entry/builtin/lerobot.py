@@ -234,8 +234,10 @@ class LeRobotDataset:
     def _language_column(self) -> str | None:
         if not self.layout.language_key:
             return None
-        entry = self._modality["annotation"][self.layout.language_key.split(".", 1)[1]]
-        return entry.get("original_key", "task_index") if isinstance(entry, dict) else "task_index"
+        name = self.layout.language_key.split(".", 1)[1]
+        entry = self._modality["annotation"][name]
+        # GR00T's default when an entry has no original_key (NVIDIA's GR1 demo data): the column annotation.<name>.
+        return (entry.get("original_key") if isinstance(entry, dict) else None) or f"annotation.{name}"
 
     def load_episode(self, episode: int) -> Episode:
         path = self.data_path(episode)

@@ -31,8 +31,9 @@ def test_every_template_covers_the_configs_keys_with_contiguous_ranges(name):
     config = DATA_CONFIGS[name]
     template = config.modality_json()
     assert set(template["video"]) == set(config.video_names)
-    assert set(template["state"]) == set(config.state_names)
-    assert set(template["action"]) == set(config.action_names)
+    # a template may describe more parts than the config reads (NVIDIA's GR1 demo: legs and neck too)
+    assert set(config.state_names) <= set(template["state"])
+    assert set(config.action_names) <= set(template["action"])
     assert config.annotation_name in template["annotation"]
     for part in ("state", "action"):
         ranges = sorted((r["start"], r["end"]) for r in template[part].values())

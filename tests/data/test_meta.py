@@ -146,7 +146,9 @@ BAD = [
     ("modality camera unknown", _modality(lambda m: m["video"].update(front={"original_key": "observation.images.top"})), "so100_dualcam", r"video.front reads 'observation.images.top', which meta/info.json does not list as a video feature \(cameras: observation.images.front, observation.images.wrist\)"),
     ("wrong data config for the recording", lambda f: None, "so100", r"so100 layout that would be written to meta/modality.json: video.webcam reads 'observation.images.webcam', which meta/info.json does not list"),
     ("user modality for another config", _modality(lambda m: None), "so100", r"meta/modality.json lacks key\(s\) video.webcam that data config 'so100'"),
-    ("config without a layout", lambda f: None, "unitree_g1", r"meta/modality.json not found and data config 'unitree_g1' has no known layout"),
+    # A template that covers only part of the column trains on the wrong joints (issue #11): an error.
+    ("template narrower than the data", _feature_change("observation.state", {"dtype": "float32", "shape": [8], "names": None}), "so100_dualcam", r"layout covers 6 values of 'observation.state' but meta/info.json says it has 8.*add your own meta/modality.json"),
+    ("config without a layout", lambda f: None, "unitree_g1", r"meta/modality.json not found and data config 'unitree_g1' has no published layout.*\"rs_view\": {\"original_key\""),
     ("unknown data config", lambda f: None, "so101", r"unknown data config 'so101'"),
     ("state too narrow for the template", _feature_change("observation.state", {"dtype": "float32", "shape": [5], "names": None}), "so100_dualcam", r"state.gripper spans \[5, 6\) but 'observation.state' has 5 values"),
     ("state feature missing", _feature_change("observation.state", _DELETE), "so100_dualcam", r"state.single_arm reads column 'observation.state', which meta/info.json does not list"),
@@ -179,7 +181,6 @@ QUIRKS = [
     ("blank lines", _append("meta/episodes.jsonl", b"\n\n"), r"meta/episodes.jsonl has blank line\(s\) \(3, 4\)"),
     ("task text unknown", _append("meta/episodes.jsonl", b'{"episode_index": 7, "length": 3, "tasks": ["dance"]}\n'), r"names task\(s\) missing from meta/tasks.jsonl: 'dance'"),
     ("newer minor version", _info_change(codebase_version="v2.2"), r"newer than v2.1"),
-    ("extra state dims", _feature_change("observation.state", {"dtype": "float32", "shape": [8], "names": None}), r"state uses the first 6 of the 8 values"),
 ]
 
 

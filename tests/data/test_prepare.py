@@ -229,4 +229,5 @@ def test_av1_recordings_are_decoded(tmp_path: Path) -> None:
 def test_gr1_layout_is_prepared(tmp_path: Path) -> None:
     root = generate_dataset(tmp_path / "gr1", layout="fourier_gr1_arms_only", episodes=2, frames_per_episode=10, width=32, height=24)
     report = prepare_dataset(root, "fourier_gr1_arms_only", decode_check=False)
-    assert report.summary["state_dim"] == 26 and "meta/modality.json" in report.prepared
+    # NVIDIA's GR1 demo layout: 44 values per frame, of which fourier_gr1_arms_only trains on 26 (< 32).
+    assert report.summary["state_dim"] == 44 and "meta/modality.json" in report.prepared

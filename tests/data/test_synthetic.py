@@ -3,6 +3,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -119,7 +120,13 @@ def test_gr1_v20_and_extras(tmp_path: Path) -> None:
     assert "video_info" in info["features"]["observation.images.ego_view"]
     assert json.loads((root / "meta/modality.json").read_text()) == DATA_CONFIGS["fourier_gr1_arms_only"].modality_json()
     stats = json.loads((root / "meta/stats.json").read_text())
-    assert len(stats["observation.state"]["q99"]) == 26
+    assert len(stats["observation.state"]["q99"]) == 44  # NVIDIA's GR1 demo layout
+    table = pq.read_table(root / "data/chunk-000/episode_000001.parquet")
+    # As in NVIDIA's demo: annotation columns are int64 indexes into tasks.jsonl, validity -> the "valid" entry.
+    assert table.schema.field("annotation.human.action.task_description").type == pa.int64()
+    tasks = [json.loads(line) for line in (root / "meta/tasks.jsonl").read_text().splitlines()]
+    valid = table.column("annotation.human.validity").to_pylist()[0]
+    assert tasks[valid]["task"] == "valid"
 
 
 @pytest.mark.skipif(encoder_for("av1") is None, reason="this PyAV build has no AV1 encoder")
