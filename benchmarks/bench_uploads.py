@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
 
 from gr00t_aws import uploads
+from gr00t_aws.clients import client_config
 from sagemaker_entry.checkpoints import MANIFEST_NAME, UploadManifest
 from sagemaker_entry.outputs import OutputPublisher
 from benchmarks._support import moto_workspace
@@ -40,7 +40,7 @@ BLOCK = os.urandom(8 * MIB)  # incompressible content, written repeatedly (fast,
 
 def _client(url: str):  # noqa: ANN202
     return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
-                        config=Config(retries={"mode": "standard", "max_attempts": 6}, max_pool_connections=48))
+                        config=client_config())
 
 
 def _write_file(path: Path, size: int) -> None:

@@ -4,7 +4,8 @@
     python deploy/package_lambda.py --with-deps    # also the dependencies, copied from this environment (size check)
     python deploy/package_lambda.py --zip out.zip  # and zip it
 
-Only the packages the handlers import are copied, as source; the Lambda runtime provides boto3 and botocore.
+Only the packages the handlers import are copied, as source (of ``launcher``, only its orchestration package: the
+CLI is not part of a Lambda); the Lambda runtime provides boto3 and botocore.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("gr00t_core", "gr00t_aws", "gr00t_data", "launcher", "lambda_handler")
+PACKAGES = ("gr00t_core", "gr00t_aws", "gr00t_data", "launcher/orchestration", "lambda_handler")
 # Distributions the Lambda layer installs (deploy/layer/requirements.txt) and what they pull in.
 LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "pydantic", "pydantic-core", "typing-extensions", "annotated-types", "typing-inspection", "aws-xray-sdk", "wrapt")
 # The runtime ships these: never bundle them.
@@ -43,6 +44,8 @@ def copy_sources(out: Path) -> None:
             target = out / path.relative_to(ROOT)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
+        for parent in Path(package).parents[:-1]:  # a subpackage needs its parents' __init__.py
+            shutil.copy2(ROOT / parent / "__init__.py", out / parent / "__init__.py")
 
 
 def copy_distribution(name: str, out: Path) -> None:

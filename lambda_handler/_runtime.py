@@ -1,7 +1,7 @@
 """What every handler shares: Powertools Logger / Metrics (EMF) / Tracer, deployment settings and AWS clients.
 
 Clients are created on first use and kept for the container's life; ``use_clients`` swaps them (tests, local
-mode). Settings are read from the environment once (:func:`launcher.settings.settings_from_environment`).
+mode). Settings are read from the environment once (:func:`launcher.orchestration.settings.settings_from_environment`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from launcher.clients import AwsClients
-from launcher.completion import Action, CompletionResult
-from launcher.settings import DeploymentSettings, settings_from_environment
-from launcher.sweep import SweepResult
+from gr00t_aws.clients import AwsClients
+from launcher.orchestration.completion import Action, CompletionResult
+from launcher.orchestration.settings import DeploymentSettings, settings_from_environment
+from launcher.orchestration.sweep import SweepResult
 
 SERVICE = "gr00t-finetune"
 NAMESPACE = "Gr00tSageMaker"  # the dashboard and the failed-jobs alarm read this namespace

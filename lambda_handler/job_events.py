@@ -1,5 +1,5 @@
 """Job-events Lambda: SageMaker "Training Job State Change" events -> the waiting workflow's callback, and the
-schedule rule's "Scheduled Event" -> the sweep of every job a workflow waits for (launcher/sweep.py)."""
+schedule rule's "Scheduled Event" -> the sweep of every job a workflow waits for (launcher/orchestration/sweep.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from gr00t_aws.task_tokens import TaskTokenStore
 from lambda_handler._runtime import clients, logger, metrics, record_job_events, settings, tracer
-from launcher.sweep import handle_job_events
+from launcher.orchestration.sweep import handle_job_events
 
 
 @logger.inject_lambda_context(log_event=False)

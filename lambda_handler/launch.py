@@ -1,6 +1,6 @@
 """Launch Lambda: a VAMS pipeline step (``lambda:invoke.waitForTaskToken``) that starts the training job.
 
-Event: ``{"body": {...VAMS fields..., "TaskToken": ...}}`` (see launcher/vams.py). The job's end is reported
+Event: ``{"body": {...VAMS fields..., "TaskToken": ...}}`` (see launcher/orchestration/vams.py). The job's end is reported
 by :mod:`lambda_handler.job_events`; a user error is reported here with SendTaskFailure.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_handler._runtime import clients, logger, metrics, record_launch, settings, tracer
-from launcher.service import handle_launch_event
+from launcher.orchestration.service import handle_launch_event
 
 
 @logger.inject_lambda_context(log_event=False)

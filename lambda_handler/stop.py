@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_handler._runtime import clients, logger, metrics, record_stop, settings, tracer
-from launcher.service import handle_stop_event
+from launcher.orchestration.service import handle_stop_event
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -238,8 +238,8 @@ class LocalPipeline:
     def _lambda_clients(self) -> Iterator[None]:
         """Fresh clients and settings for the handlers (a Lambda cold start), pointed at the emulator."""
         from lambda_handler import _runtime
-        from launcher.clients import AwsClients
-        from launcher.settings import settings_from_environment
+        from gr00t_aws.clients import AwsClients
+        from launcher.orchestration.settings import settings_from_environment
 
         assert self.emulator is not None
         settings_from_environment.cache_clear()

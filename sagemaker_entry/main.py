@@ -20,10 +20,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gr00t_aws.clients import AwsClients
 from gr00t_core import metrics
 from gr00t_core.content_types import content_type
 from gr00t_core.errors import EngineError, TrainingError, UploadError, UserError
@@ -60,26 +61,6 @@ class StopRequested(Exception):
 
 
 @dataclass
-class Clients:
-    """boto3 clients, created on first use (a dry run or an offline run never creates one)."""
-
-    factory: Callable[[str], Any] | None = None
-    _made: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, service: str) -> Any:
-        if service not in self._made:
-            if self.factory is not None:
-                self._made[service] = self.factory(service)
-            else:
-                import boto3
-                from botocore.config import Config
-
-                cfg = Config(retries={"mode": "standard", "max_attempts": 6}, max_pool_connections=48)
-                self._made[service] = boto3.client(service, config=cfg)
-        return self._made[service]
-
-
-@dataclass
 class Plan:
     config: ResolvedConfig
     identity: RunIdentity
@@ -91,10 +72,10 @@ class Plan:
 
 
 class Entry:
-    def __init__(self, env: TrainingEnv, *, clients: Clients | None = None, python: str = sys.executable,
+    def __init__(self, env: TrainingEnv, *, clients: AwsClients | None = None, python: str = sys.executable,
                  hub_fetch: Callable[..., Any] | None = None) -> None:
         self.env = env
-        self.clients = clients or Clients()
+        self.clients = clients or AwsClients()
         self.python = python
         self._hub_fetch = hub_fetch
         self.phase = "setup"

@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gr00t_core.errors import EventError, SettingsError
-from launcher.clients import AwsClients
-from launcher.settings import DeploymentSettings, load_settings
-from launcher.vams import parse_vams_event, split_s3_uri
+from gr00t_aws.clients import AwsClients
+from launcher.orchestration.settings import DeploymentSettings, load_settings
+from launcher.orchestration.vams import parse_vams_event, split_s3_uri
 
 STANDALONE_PIPELINE = "gr00t-standalone"
 TIMEOUT_MARGIN_SECONDS = 3600  # instance start-up, dataset download and model fetch before MaxRuntime counts
@@ -138,7 +138,7 @@ def task_timeout_seconds(config_values: dict[str, Any]) -> int:
 def _plan(event: Any, settings: DeploymentSettings, clients: AwsClients, *, dry_run: bool) -> Any:
     from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 
-    from launcher.service import plan_run
+    from launcher.orchestration.service import plan_run
 
     parsed = parse_vams_event(event)
     now = datetime.now(timezone.utc)
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace, clients: AwsClients | None = None) -> int:
         return 0
     if args.state_machine:
         return _start_state_machine(args, plan, clients)
-    from launcher.service import launch_plan
+    from launcher.orchestration.service import launch_plan
 
     result = launch_plan(plan, settings, clients.sagemaker)
     print(

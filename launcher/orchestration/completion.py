@@ -2,7 +2,7 @@
 
 Terminal states (Completed / Failed / Stopped) send the callback exactly once: the token record is claimed with
 a conditional write before SendTaskSuccess/Failure, so duplicate events find it claimed. Running states (from the
-job sweep, launcher/sweep.py, or a deployment that forwards them) send a heartbeat; when Step Functions answers
+job sweep, launcher/orchestration/sweep.py, or a deployment that forwards them) send a heartbeat; when Step Functions answers
 that the task is gone, nobody waits for the job any more and it is stopped, once the task has stayed gone for a
 grace period (a retry of the workflow step may still adopt the job with a new token). Jobs without a record (not
 launched by a workflow, or long expired) are ignored, and so are events that are not SageMaker's.
@@ -41,8 +41,8 @@ from gr00t_aws.sagemaker_jobs import (
 )
 from gr00t_aws.task_tokens import TaskTokenStore, TokenRecord, TokenState
 from gr00t_core.errors import EventError
-from launcher.limits import create_training_job_model, validate_training_job_request
-from launcher.request import relaunch_job_name, relaunch_request
+from launcher.orchestration.limits import create_training_job_model, validate_training_job_request
+from launcher.orchestration.request import relaunch_job_name, relaunch_request
 
 # Token-record attribute: instance types still to try, in order, when SageMaker has no capacity for the job.
 FALLBACKS_ATTRIBUTE = "fallbacks"

@@ -19,7 +19,7 @@ from typing import Any
 
 from gr00t_core.errors import ConfigError
 from gr00t_core.instances import SAGEMAKER_INSTANCE_TYPES, unsupported_instance_type
-from launcher.settings import is_placeholder
+from launcher.orchestration.settings import is_placeholder
 
 MAX_RUNTIME_LIMIT = 28 * 86400
 MAX_KEEP_ALIVE = 3600  # developer guide (the API model allows 21600)

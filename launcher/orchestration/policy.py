@@ -6,8 +6,8 @@ from gr00t_core.errors import ConfigError
 from gr00t_core.instances import SAGEMAKER_INSTANCE_TYPES, unsupported_instance_type
 from gr00t_core.parameters import PARAMETERS_BY_NAME
 from gr00t_core.resolution import TIER_LABELS, ResolvedConfig, Tier
-from launcher.request import instance_types_to_try
-from launcher.settings import DeploymentSettings, env_name
+from launcher.orchestration.request import instance_types_to_try
+from launcher.orchestration.settings import DeploymentSettings, env_name
 
 
 def _source(config: ResolvedConfig, name: str) -> str:

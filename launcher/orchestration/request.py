@@ -2,7 +2,7 @@
 and the run (who asked, where the asset and its outputs live, which attempt).
 
 Nothing here calls AWS: the Lambda, ``gr00t-sm launch`` and ``--dry-run`` share these functions, and the tests
-check their output against the SageMaker service model (botocore Stubber) and :mod:`launcher.limits`.
+check their output against the SageMaker service model (botocore Stubber) and :mod:`launcher.orchestration.limits`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from gr00t_core.metrics import metric_definitions
 from gr00t_core.naming import JOB_NAME_MAX, JOB_NAME_PATTERN, output_folder_name, run_hash, training_job_name
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, ResolvedConfig
 from gr00t_core.run import TENSORBOARD_LOCAL_PATH, RunIdentity
-from launcher.settings import DeploymentSettings
-from launcher.vams import AssetLocation, RunOrigin
+from launcher.orchestration.settings import DeploymentSettings
+from launcher.orchestration.vams import AssetLocation, RunOrigin
 
 DATASET_CHANNEL = "dataset"
 MODEL_CACHE_CHANNEL = "model_cache"

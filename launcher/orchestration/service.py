@@ -29,13 +29,13 @@ from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from gr00t_core.errors import ConfigError, DatasetError, EventError, SettingsError, UserError
 from gr00t_core.resolution import CONFIG_FILE_NAME, CONFIG_MAX_BYTES, ResolvedConfig, parse_config_file, resolve
 from gr00t_data.meta import check_meta
-from launcher.clients import AwsClients
-from launcher.completion import FALLBACKS_ATTRIBUTE, on_job_state_change
-from launcher.limits import create_training_job_model, validate_training_job_request
-from launcher.policy import enforce_policy
-from launcher.request import RunSpec, build_training_job_request, instance_types_to_try, job_name_for, relaunch_job_name, run_spec
-from launcher.settings import DeploymentSettings, env_name
-from launcher.vams import AssetLocation, RunOrigin, VamsEvent, asset_location, find_task_token, flatten_asset_metadata, parse_vams_event, run_origin
+from gr00t_aws.clients import AwsClients
+from launcher.orchestration.completion import FALLBACKS_ATTRIBUTE, on_job_state_change
+from launcher.orchestration.limits import create_training_job_model, validate_training_job_request
+from launcher.orchestration.policy import enforce_policy
+from launcher.orchestration.request import RunSpec, build_training_job_request, instance_types_to_try, job_name_for, relaunch_job_name, run_spec
+from launcher.orchestration.settings import DeploymentSettings, env_name
+from launcher.orchestration.vams import AssetLocation, RunOrigin, VamsEvent, asset_location, find_task_token, flatten_asset_metadata, parse_vams_event, run_origin
 
 
 @dataclass

@@ -3,7 +3,7 @@
 SageMaker's state-change events cannot be the only clock: a long training phase emits none for hours, a Catch
 does not run when an execution is aborted, and an event can be lost. So on each "Scheduled Event" every waiting
 token record (gr00t_aws.task_tokens) gets, through the same code path as a state-change event
-(:func:`launcher.completion.on_job_state_change`):
+(:func:`launcher.orchestration.completion.on_job_state_change`):
 
 * a running job: SendTaskHeartbeat, which keeps a task with HeartbeatSeconds (VAMS's ``taskHeartbeatTimeout``,
   the standalone ``heartbeatSeconds``) alive for as long as the job runs; when Step Functions answers that the
@@ -27,7 +27,7 @@ from pydantic import Field
 
 from gr00t_aws.sagemaker_jobs import describe_job
 from gr00t_aws.task_tokens import TaskTokenStore, TokenRecord
-from launcher.completion import Action, CompletionResult, OrphanPolicy, handle_job_event, on_job_state_change
+from launcher.orchestration.completion import Action, CompletionResult, OrphanPolicy, handle_job_event, on_job_state_change
 
 _log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def handle_job_events(
     event: Mapping[str, Any], *, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy = OrphanPolicy()
 ) -> CompletionResult | SweepResult:
     """The job-events Lambda's whole job: a schedule tick sweeps, anything else is a SageMaker state change (or
-    is ignored, see :func:`launcher.completion.handle_job_event`)."""
+    is ignored, see :func:`launcher.orchestration.completion.handle_job_event`)."""
     if is_scheduled_event(event):
         return sweep(store=store, sfn=sfn, sm=sm, policy=policy)
     return handle_job_event(event, store=store, sfn=sfn, sm=sm, policy=policy)

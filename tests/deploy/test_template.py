@@ -11,7 +11,7 @@ import pytest
 import yaml
 from cfnlint.decode import cfn_yaml
 
-from launcher.settings import ENV_NAMES
+from launcher.orchestration.settings import ENV_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -115,7 +115,7 @@ def test_the_key_reaches_the_lambdas_as_the_deployment_setting():
     ],
 )
 def test_key_parameter_and_setting_accept_the_same_values(value, ok):
-    from launcher.settings import SettingsError, load_settings
+    from launcher.orchestration.settings import SettingsError, load_settings
 
     assert bool(re.fullmatch(TEMPLATE["Parameters"]["AssetBucketKmsKeyArn"]["AllowedPattern"], value)) is ok
     try:
@@ -242,6 +242,8 @@ def test_lambda_package_holds_the_handlers_and_nothing_heavy(tmp_path):
     out = module.build(tmp_path / "lambda")
     assert (out / "lambda_handler" / "launch.py").is_file() and (out / "gr00t_core" / "naming.py").is_file()
     assert not list(out.rglob("__pycache__")) and not (out / "tests").exists()
+    assert (out / "launcher" / "__init__.py").is_file() and (out / "launcher" / "orchestration" / "service.py").is_file()
+    assert not (out / "launcher" / "commands").exists() and not (out / "launcher" / "cli.py").exists()
     assert module.directory_size(out) < 2_000_000
 
 

@@ -14,7 +14,7 @@ from gr00t_aws.secrets import read_hf_token
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from gr00t_core.errors import AssetError, ModelFetchError
 from lambda_handler import launch
-from launcher.limits import validate_training_job_request
+from launcher.orchestration.limits import validate_training_job_request
 from tests.aws_answers import ANSWERS, answer
 from tests.launcher import aws_env
 from tests.launcher.aws_env import FakeLambdaContext, aws_world, dataset_meta, lambda_runtime, waiting_task

@@ -14,7 +14,7 @@ from gr00t_aws.sagemaker_jobs import (
     training_seconds,
 )
 from gr00t_core.errors import ConfigError
-from launcher.limits import validate_training_job_request
+from launcher.orchestration.limits import validate_training_job_request
 from tests.aws_answers import stubber_error
 from tests.launcher.aws_env import aws_world, load_event
 from tests.launcher.requests_util import offline_client, request_for

@@ -13,7 +13,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend
 
 from gr00t_core.errors import EventError
-from launcher.clients import AwsClients
+from gr00t_aws.clients import AwsClients
 from lambda_handler import _runtime
 from lambda_handler.launch import handler
 from tests.launcher import aws_env
@@ -203,7 +203,7 @@ def test_no_capacity_anywhere_fails_the_task(world, monkeypatch):
 def test_a_retry_after_a_capacity_relaunch_adopts_the_replacement(world):
     from gr00t_aws.sagemaker_jobs import event_from_description
     from lambda_handler.job_events import handler as job_events_handler
-    from launcher.request import relaunch_job_name
+    from launcher.orchestration.request import relaunch_job_name
 
     world.clients.s3.put_object(Bucket=world.bucket, Key=f"{world.root}gr00t_config.json", Body=b'{"instanceTypeFallbacks": "ml.g6e.8xlarge"}')
     first, _ = waiting_task(world)

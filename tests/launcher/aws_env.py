@@ -24,8 +24,8 @@ from moto import mock_aws
 from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
 
 from gr00t_core.data_configs import DATA_CONFIGS
-from launcher.clients import AwsClients
-from launcher.settings import DeploymentSettings
+from gr00t_aws.clients import AwsClients
+from launcher.orchestration.settings import DeploymentSettings
 from local_mode import moto_fidelity
 
 REGION = "us-east-1"
@@ -322,7 +322,7 @@ def execution_result(sfn: Any, execution_arn: str, *, timeout: float = 30.0) -> 
 def lambda_runtime(world: World) -> Iterator[None]:
     """The handlers read their settings from the environment and use the world's clients, as deployed."""
     from lambda_handler import _runtime
-    from launcher.settings import settings_from_environment
+    from launcher.orchestration.settings import settings_from_environment
 
     env = settings_env(world.settings)
     saved = {k: os.environ.get(k) for k in env}

@@ -7,7 +7,7 @@ import pytest
 from botocore.stub import Stubber
 
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
-from launcher.completion import Action, OrphanPolicy, failure_cause, handle_job_event, on_job_state_change
+from launcher.orchestration.completion import Action, OrphanPolicy, failure_cause, handle_job_event, on_job_state_change
 from tests.launcher import aws_env
 from tests.launcher.aws_env import TOKEN_TABLE, aws_world, execution_result, load_event, waiting_task
 from tests.launcher.requests_util import offline_client, request_for
@@ -206,7 +206,7 @@ def _on(world, description):
 
 
 def test_no_capacity_relaunches_on_the_next_fallback_type(world):
-    from launcher.request import relaunch_job_name
+    from launcher.orchestration.request import relaunch_job_name
 
     request, arn = _launch_with_fallbacks(world, ["ml.g6e.8xlarge", "ml.g6e.12xlarge"])
     name = request["TrainingJobName"]

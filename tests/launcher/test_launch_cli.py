@@ -7,7 +7,7 @@ import pytest
 
 from launcher import cli
 from launcher.commands import launch as launch_cmd
-from launcher.settings import DeploymentSettings
+from launcher.orchestration.settings import DeploymentSettings
 from tests.launcher import aws_env
 from tests.launcher.aws_env import EVENTS_DIR, aws_world, dataset_meta, settings_env
 

@@ -4,7 +4,7 @@ import pytest
 
 from gr00t_core.errors import ConfigError
 from gr00t_core.resolution import resolve
-from launcher.policy import enforce_policy, policy_problems
+from launcher.orchestration.policy import enforce_policy, policy_problems
 from tests.launcher.aws_env import settings
 
 
@@ -12,7 +12,7 @@ from tests.launcher.aws_env import settings
     "file,overrides,match",
     [
         ({"instanceType": "ml.p5.48xlarge", "numGpus": 1}, {}, r"instanceType \(from gr00t_config.json\): 'ml.p5.48xlarge' is not allowed by this deployment \(allowed: ml.g6e.\*\)"),
-        ({"instanceTypeFallbacks": ["ml.g5.12xlarge"]}, {}, r"instanceTypeFallbacks .*'ml.g5.12xlarge' is not allowed.*GR00T_ALLOWED_INSTANCE_TYPES"),
+        ({"instanceTypeFallbacks": ["ml.g5.12xlarge"], "batchSize": 16}, {}, r"instanceTypeFallbacks .*'ml.g5.12xlarge' is not allowed.*GR00T_ALLOWED_INSTANCE_TYPES"),
         ({"instanceType": "local_cpu"}, {"allowed_instance_types": ("*",)}, "'local_cpu' is not a SageMaker training instance type"),
         ({"instanceTypeFallbacks": ["local"]}, {"allowed_instance_types": ("*",)}, r"instanceTypeFallbacks .*'local' is not a SageMaker training instance type this project supports; use one of: ml.g6e.xlarge, .*ml.p5en.48xlarge$"),
         ({"instanceCount": 8}, {}, r"instanceCount \(from gr00t_config.json\) = 8 exceeds this deployment's maximum of 4"),
@@ -33,5 +33,5 @@ def test_within_the_caps_nothing_is_said():
 
 
 def test_every_problem_is_listed():
-    config = resolve(file={"instanceCount": 9, "maxRuntimeSeconds": 100000, "baseModelPath": "x/y"})
+    config = resolve(file={"instanceCount": 9, "maxRuntimeSeconds": 100000, "baseModelPath": "x/y", "gr00tGeneration": "1.5"})
     assert len(policy_problems(config, settings())) == 3

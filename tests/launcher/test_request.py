@@ -8,8 +8,8 @@ from botocore.exceptions import ParamValidationError
 from gr00t_core.metrics import metric_definitions
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER
 from gr00t_core.run import RunIdentity
-from launcher.limits import request_problems
-from launcher.request import JOB_ENVIRONMENT, instance_types_to_try, tag_value
+from launcher.orchestration.limits import request_problems
+from launcher.orchestration.request import JOB_ENVIRONMENT, instance_types_to_try, tag_value
 from tests.launcher.aws_env import ASSET_BUCKET, ASSET_ROOT, IMAGE_URI, ROLE_ARN, settings
 from tests.launcher.requests_util import STARTED, plan, request_for, send_through_stubber
 
@@ -158,8 +158,8 @@ def test_job_name_is_deterministic_and_the_attempt_changes_it():
     _, again, _ = plan()
     assert first.job_name == again.job_name
     config, run, s = plan()
-    from launcher.request import job_name_for
-    from launcher.vams import asset_location, parse_vams_event, run_origin
+    from launcher.orchestration.request import job_name_for
+    from launcher.orchestration.vams import asset_location, parse_vams_event, run_origin
     from tests.launcher.aws_env import load_event
 
     event = {**load_event("vams_event.json"), "attempt": 2}
@@ -173,7 +173,7 @@ def test_instance_types_to_try_keeps_order_without_duplicates():
 
 
 def test_relaunch_request_repeats_the_job_on_another_type():
-    from launcher.request import relaunch_job_name, relaunch_request
+    from launcher.orchestration.request import relaunch_job_name, relaunch_request
 
     original = request_for({"instanceTypeFallbacks": ["ml.g6e.8xlarge"]})
     description = {
@@ -202,7 +202,7 @@ def test_relaunch_request_repeats_the_job_on_another_type():
 @pytest.mark.parametrize("name", ["gr00t-a-0123456789", "g" * 63, "gr00t-" + "x" * 50 + "-abc"])
 def test_relaunch_names_are_valid_deterministic_and_new(name):
     from gr00t_core.naming import JOB_NAME_PATTERN
-    from launcher.request import relaunch_job_name
+    from launcher.orchestration.request import relaunch_job_name
 
     new = relaunch_job_name(name)
     assert JOB_NAME_PATTERN.match(new) and new == relaunch_job_name(name) and new != name

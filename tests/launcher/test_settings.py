@@ -5,7 +5,7 @@ import json
 import pytest
 
 from gr00t_core.errors import SettingsError
-from launcher.settings import (
+from launcher.orchestration.settings import (
     DEFAULT_MAX_INSTANCE_COUNT,
     ENV_NAMES,
     DeploymentSettings,

@@ -1,4 +1,4 @@
-"""launcher.sweep: concurrent sweeps act once, every waiting record is read (pagination), foreign events are
+"""launcher.orchestration.sweep: concurrent sweeps act once, every waiting record is read (pagination), foreign events are
 ignored without an error."""
 
 import copy
@@ -8,8 +8,8 @@ from botocore.stub import Stubber
 
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from lambda_handler import job_events
-from launcher.completion import Action, OrphanPolicy
-from launcher.sweep import handle_job_events, is_scheduled_event, sweep
+from launcher.orchestration.completion import Action, OrphanPolicy
+from launcher.orchestration.sweep import handle_job_events, is_scheduled_event, sweep
 from tests.launcher import aws_env
 from tests.launcher.aws_env import TOKEN_TABLE, FakeLambdaContext, aws_world, execution_result, lambda_runtime, load_event, waiting_task
 from tests.launcher.requests_util import offline_client, request_for

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from gr00t_core.errors import EventError
-from launcher.vams import (
+from launcher.orchestration.vams import (
     AssetLocation,
     asset_location,
     find_task_token,

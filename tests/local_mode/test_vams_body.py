@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from launcher.vams import asset_location, parse_vams_event, run_origin
+from launcher.orchestration.vams import asset_location, parse_vams_event, run_origin
 from local_mode.pipeline import ASSET_BUCKET, PIPELINE_ID, vams_body
 
 

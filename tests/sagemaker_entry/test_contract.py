@@ -56,7 +56,7 @@ def test_sm_variables_win_over_files(tmp_path):
 
 
 def test_tensorboard_folder_is_where_the_launched_request_says():
-    from launcher.request import TENSORBOARD_LOCAL_PATH
+    from launcher.orchestration.request import TENSORBOARD_LOCAL_PATH
 
     assert read_training_env({}).tensorboard_dir == Path(TENSORBOARD_LOCAL_PATH) == Path("/opt/ml/output/tensorboard")
 

@@ -61,7 +61,7 @@ def test_the_two_launch_states_differ_only_by_the_heartbeat():
 def test_default_timeout_outlasts_the_longest_job_the_default_deployment_allows():
     # A task that times out first gives up on a job still within its MaxRuntime (or a spot job's MaxWait).
     from launcher.commands.launch import TIMEOUT_MARGIN_SECONDS, task_timeout_seconds
-    from launcher.settings import DEFAULT_MAX_RUNTIME_SECONDS
+    from launcher.orchestration.settings import DEFAULT_MAX_RUNTIME_SECONDS
 
     params = ASL["States"]["ApplyDefaults"]["Parameters"]["input.$"]
     defaults = json.loads(params.split("States.StringToJson('")[1].split("')")[0])

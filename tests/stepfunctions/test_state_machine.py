@@ -202,7 +202,7 @@ def _with_fallbacks(machine):
 
 
 def test_no_capacity_moves_the_run_to_the_fallback_type(machine):
-    from launcher.request import relaunch_job_name
+    from launcher.orchestration.request import relaunch_job_name
 
     _with_fallbacks(machine)
     sfn = machine.clients.stepfunctions
@@ -217,7 +217,7 @@ def test_no_capacity_moves_the_run_to_the_fallback_type(machine):
 
 
 def test_timeout_after_a_relaunch_stops_the_replacement(machine):
-    from launcher.request import relaunch_job_name
+    from launcher.orchestration.request import relaunch_job_name
 
     _with_fallbacks(machine)
     sfn = machine.clients.stepfunctions

@@ -6,7 +6,7 @@ Three stories, each ending with the job stopped or finished and at most one call
 (c) a job longer than the task's HeartbeatSeconds is kept alive by the sweep's heartbeats, then answers once.
 
 The sweep runs through the real job-events handler with a "Scheduled Event"; where the grace before a stop must
-pass, the sweep is called with a clock moved past it (launcher.completion.OrphanPolicy) instead of waiting.
+pass, the sweep is called with a clock moved past it (launcher.orchestration.completion.OrphanPolicy) instead of waiting.
 """
 
 import copy
@@ -20,8 +20,8 @@ import pytest
 from gr00t_aws.sagemaker_jobs import event_from_description
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from lambda_handler import job_events, launch, stop
-from launcher.completion import DEFAULT_GONE_GRACE_SECONDS, Action, OrphanPolicy
-from launcher.sweep import sweep
+from launcher.orchestration.completion import DEFAULT_GONE_GRACE_SECONDS, Action, OrphanPolicy
+from launcher.orchestration.sweep import sweep
 from tests.lambda_handler.test_vams_workflow import _vams_asl, _vams_input
 from tests.launcher import aws_env
 from tests.launcher.aws_env import (
