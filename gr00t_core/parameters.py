@@ -118,6 +118,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     # --- SageMaker-side parameters added by this project ---
     _P("engine", str, Engine.ISAAC_GR00T.value, "Training engine: isaac-gr00t (GPU) or builtin (CPU-capable).",
        choices=tuple(e.value for e in Engine)),
+    _P("gr00tGeneration", str, "auto", "Isaac-GR00T generation of the base model; auto = from its name (GR00T-N1.5-3B).",
+       choices=("auto", "1.5", "1.6", "1.7")),
     _P("instanceType", str, DEFAULT_INSTANCE_TYPE, "SageMaker training instance type.",
        extra_checks=(_check_instance_type,)),
     _P("instanceTypeFallbacks", list, [], "Instance types tried in order when the first has no capacity or quota.",
@@ -138,7 +140,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _P("gradientAccumulationSteps", int, 1, "Gradient accumulation steps.", minimum=1, maximum=1024),
     _P("saveTotalLimit", int, 5, "Checkpoints kept on the instance (all are uploaded to the asset).", minimum=1, maximum=1000),
     _P("seed", int, 42, "Random seed.", minimum=0, maximum=2**31 - 1),
-    _P("evalEpisodes", int, 1, "Builtin engine: held-out episodes for the open-loop evaluation (0 = none).",
+    _P("evalEpisodes", int, 1, "Episodes for the open-loop evaluation after training, every engine (0 = none).",
        minimum=0, maximum=1000),
 )
 

@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from gr00t_core import json_text
+from gr00t_core import engines, gpu_memory, json_text
 from gr00t_core.errors import ConfigError
 from gr00t_core.instances import INSTANCE_TYPES, LOCAL_INSTANCE_TYPES, gpu_count
 from gr00t_core.parameters import (
     PARAMETERS,
     PARAMETERS_BY_NAME,
     CoercionError,
-    Engine,
     Parameter,
     coerce,
     defaults,
@@ -209,7 +207,35 @@ def _src(config: ResolvedConfig, name: str) -> str:
     return f"{name} (from {TIER_LABELS[config.provenance[name]]})"
 
 
-_NEWER_MODEL = re.compile(r"N1\.[6-9]", re.IGNORECASE)
+def _engine_rules(config: ResolvedConfig) -> list[str]:
+    """The chosen engine's rules (gr00t_core.engines): generation known, LoRA support, ignored parameters, and
+    the GPU memory plan of every instance type the run may get. Softer findings go to ``config.warnings``."""
+    v = config.values
+    try:
+        spec = engines.spec_for(v)
+    except ConfigError as exc:
+        return list(exc.problems)
+    problems: list[str] = []
+    if v["loraRank"] > 0 and not spec.lora:
+        problems.append(
+            f"{_src(config, 'loraRank')} = {v['loraRank']}: {spec.label} fine-tuning has no LoRA options; "
+            "set loraRank to 0 or use an N1.5 base model"
+        )
+    config.warnings.extend(engines.ignored_parameters(spec, v, config.provenance, defaults()))
+    if spec.generation is None:
+        return problems
+    for itype in [v["instanceType"], *v["instanceTypeFallbacks"]]:
+        known = INSTANCE_TYPES.get(itype)
+        if known is None or not known.gpus:
+            continue
+        bigger = sorted((t for t in INSTANCE_TYPES.values() if t.gpu_memory_gib > known.gpu_memory_gib and t.gpus >= v["numGpus"]),
+                        key=lambda t: (t.gpu_memory_gib, t.gpus))
+        larger = {t.name: float(t.gpu_memory_gib) for t in bigger}
+        found, warned = gpu_memory.findings(v, instance_type=itype, gpu_memory_gib=known.gpu_memory_gib,
+                                            lora_supported=spec.lora, larger=larger)
+        problems.extend(f"{_src(config, 'batchSize')}: {p}" for p in found)
+        config.warnings.extend(warned)
+    return problems
 
 
 def check_rules(config: ResolvedConfig) -> list[str]:
@@ -229,11 +255,7 @@ def check_rules(config: ResolvedConfig) -> list[str]:
         for name in ("loraAlpha", "loraDropout"):
             if config.provenance[name] not in (Tier.DEFAULT, Tier.HYPERPARAMETERS) and v[name] != PARAMETERS_BY_NAME[name].default:
                 warn(f"{_src(config, name)} has no effect while loraRank is 0")
-    if v["loraRank"] > 0 and v["engine"] == Engine.ISAAC_GR00T.value and _NEWER_MODEL.search(v["baseModelPath"]):
-        problems.append(
-            f"{_src(config, 'loraRank')} = {v['loraRank']}: GR00T N1.6/N1.7 fine-tuning has no LoRA options; "
-            "set loraRank to 0 or use an N1.5 base model"
-        )
+    problems.extend(_engine_rules(config))
 
     instance_types = [v["instanceType"], *v["instanceTypeFallbacks"]]
     for itype in instance_types:
@@ -248,13 +270,6 @@ def check_rules(config: ResolvedConfig) -> list[str]:
     main_gpus = gpu_count(v["instanceType"])
     if main_gpus and v["numGpus"] < main_gpus:
         warn(f"numGpus = {v['numGpus']} leaves {main_gpus - v['numGpus']} of the {main_gpus} GPUs of {v['instanceType']} idle")
-    main = INSTANCE_TYPES.get(v["instanceType"])
-    if main and main.gpus and main.gpu_memory_gib < 40 and v["engine"] == Engine.ISAAC_GR00T.value:
-        if v["tuneDiffusionModel"] and v["loraRank"] == 0:
-            warn(
-                f"{v['instanceType']} has {main.gpu_memory_gib} GB GPUs: GR00T N1.5 full fine-tuning of the diffusion "
-                "model usually runs out of memory there; set loraRank > 0 or tuneDiffusionModel to false"
-            )
 
     if v["useSpot"] and v["warmPoolKeepAliveSeconds"] > 0:
         problems.append(
@@ -310,8 +325,8 @@ __all__ = [
     "CONFIG_FILE_NAME",
     "PARAMETERS",
     "PROVENANCE_HYPERPARAMETER",
-    "ResolvedConfig",
     "TIER_LABELS",
+    "ResolvedConfig",
     "Tier",
     "check_rules",
     "parse_config_file",

@@ -115,8 +115,9 @@ def test_cross_field_warnings():
     assert "leaves 3 of the 4 GPUs" in text
     seeded_defaults = resolve(parameters={"loraAlpha": "16", "loraDropout": "0.1"})
     assert not any("no effect" in w for w in seeded_defaults.warnings)
-    small = resolve(file={"instanceType": "ml.g5.2xlarge"})
-    assert any("out of memory" in w for w in small.warnings)
+    # GPU memory (gr00t_core.gpu_memory): N1.5 defaults need ~25 GiB; a 24 GB A10G is refused with the fixes.
+    with pytest.raises(ConfigError, match=r"exceeds the GPU memory.*batchSize \d+.*tuneDiffusionModel false.*loraRank 16"):
+        resolve(file={"instanceType": "ml.g5.2xlarge"})
 
 
 def test_lora_with_no_tune_flags_is_fine():
