@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ MODALITY = "meta/modality.json"
 STATS = "meta/stats.json"
 SUPPORTED_VERSIONS = ("v2.0", "v2.1")
 DEFAULT_CHUNKS_SIZE = 1000
+MAX_FPS = 1000  # above any camera a robot dataset records with; larger values are corruption
+MAX_COUNT = 10**9  # episodes, frames, chunk size: far beyond real datasets, small enough for any arithmetic
 STATE_KEY = "observation.state"  # modality.json default original_key of state entries (GR00T)
 ACTION_KEY = "action"
 CONVERT_HINT = (
@@ -145,38 +148,60 @@ def _check_version(info: dict[str, Any], read: Reader, has_episodes: bool, repor
 def _check_info_fields(info: dict[str, Any], report: MetaReport) -> None:
     err = report.errors.append
     fps = info.get("fps")
-    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or fps <= 0:
-        err(f"{INFO}: fps must be a positive number, got {fps!r}")
+    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not 0 < fps <= MAX_FPS:
+        err(f"{INFO}: fps must be a number of frames per second above 0 and at most {MAX_FPS}, got {fps!r}")
     if not isinstance(info.get("features"), dict):
         err(f"{INFO}: features must be an object of column name -> {{dtype, shape}}, got {type(info.get('features')).__name__}")
         raise _Stop
     for name in ("total_episodes", "total_frames"):
-        if name in info and not _is_int(info[name]):
-            err(f"{INFO}: {name} must be an integer, got {info[name]!r}")
+        if name in info and (not _is_int(info[name]) or not 0 <= info[name] <= MAX_COUNT):
+            err(f"{INFO}: {name} must be an integer from 0 to {MAX_COUNT}, got {info[name]!r}")
     chunks = info.get("chunks_size", DEFAULT_CHUNKS_SIZE)
-    if not _is_int(chunks) or chunks < 1:
+    if not _is_int(chunks) or not 1 <= chunks <= MAX_COUNT:
         err(f"{INFO}: chunks_size must be a positive integer, got {chunks!r}")
     data_path = info.get("data_path")
-    if not isinstance(data_path, str) or _format_error(data_path, episode_chunk=0, episode_index=0):
-        err(f"{INFO}: data_path must be a pattern such as 'data/chunk-{{episode_chunk:03d}}/episode_{{episode_index:06d}}.parquet', got {data_path!r}")
+    problem = _template_problem(data_path, ("episode_chunk", "episode_index"))
+    if problem:
+        err(f"{INFO}: data_path must be a pattern such as 'data/chunk-{{episode_chunk:03d}}/episode_{{episode_index:06d}}.parquet' "
+            f"({problem}), got {data_path!r}")
     video_path = info.get("video_path")
-    if video_path is not None and (
-        not isinstance(video_path, str) or _format_error(video_path, episode_chunk=0, episode_index=0, video_key="k")
-    ):
-        err(f"{INFO}: video_path must be null or a pattern using {{episode_chunk}}, {{video_key}} and {{episode_index}}, got {video_path!r}")
+    problem = None if video_path is None else _template_problem(video_path, ("episode_chunk", "video_key", "episode_index"))
+    if problem:
+        err(f"{INFO}: video_path must be null or a pattern using {{episode_chunk}}, {{video_key}} and {{episode_index}} "
+            f"({problem}), got {video_path!r}")
+    paths_broken = bool(_template_problem(data_path, ("episode_chunk", "episode_index")) or problem)
     for key, feature in info["features"].items():
         if not isinstance(feature, dict) or "dtype" not in feature or not isinstance(feature.get("shape"), list):
             err(f"{INFO}: feature {key!r} must be an object with 'dtype' and a 'shape' list, got {feature!r}")
     if info.get("total_chunks") == 0:
         report.warnings.append(f"{INFO}: total_chunks is 0 (a known LeRobot export quirk); ignored")
+    if paths_broken:
+        raise _Stop  # no file of the dataset can be located through a broken template
 
 
-def _format_error(pattern: str, **values: Any) -> bool:
+def _template_problem(pattern: Any, allowed: tuple[str, ...]) -> str | None:
+    """Why an info.json path template cannot be used (None when it can): only the bare placeholders LeRobot
+    writes, integer format specs, and a relative path that stays inside the dataset."""
+    if not isinstance(pattern, str) or not pattern:
+        return "not a string"
     try:
-        pattern.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return True
-    return False
+        fields = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        return f"broken braces: {exc}"
+    for _literal, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name not in allowed:
+            return f"unknown placeholder {{{name}}}; allowed: " + ", ".join(f"{{{a}}}" for a in allowed)
+        if conversion or (spec and not re.fullmatch(r"0?\d{1,2}d?", spec)):
+            return f"placeholder {{{name}}} has an unsupported format {spec or conversion!r}"
+    try:
+        sample = pattern.format(episode_chunk=0, episode_index=0, video_key="k")
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        return f"cannot be filled in ({exc})"
+    if sample.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", sample):
+        return "it must stay inside the dataset folder (relative, no '..')"
+    return None
 
 
 def episode_chunk(info: dict[str, Any], episode_index: int) -> int:
