@@ -268,6 +268,25 @@ def example_modality(config: DataConfig) -> dict[str, Any]:
     return _layout(state, action, cameras, config.annotation_name)
 
 
+# Codecs each GR00T N1.5 video backend cannot decode. decord's wheels bundle an FFmpeg without an AV1 decoder
+# (reference/gr00t-reference.md, Isaac-GR00T issue #342 and the SO-101 AV1 reports), and AV1 is what LeRobot
+# records by default; torchvision_av (PyAV) and torchcodec use the FFmpeg they are built against.
+UNDECODABLE_BY_BACKEND: dict[str, frozenset[str]] = {"decord": frozenset({"av1"})}
+DECODES_EVERYTHING_WE_SHIP = "torchvision_av"  # PyAV with the image's FFmpeg (libdav1d): h264, hevc and av1
+
+
+def backend_problem(backend: str, codecs: dict[str, str | None]) -> str | None:
+    """Why ``videoBackend`` cannot decode these cameras (camera -> codec), with the fix; None when it can."""
+    bad = {camera: codec for camera, codec in codecs.items() if codec in UNDECODABLE_BY_BACKEND.get(backend, ())}
+    if not bad:
+        return None
+    shown = ", ".join(f"{camera} ({codec})" for camera, codec in sorted(bad.items()))
+    return (
+        f"videoBackend {backend!r} cannot decode {shown}; set videoBackend to {DECODES_EVERYTHING_WE_SHIP!r} "
+        "(or re-encode the videos to h264)"
+    )
+
+
 def custom_config_file(name: str) -> str:
     """Where a ``module:Class`` config's source lives, relative to the asset root: ``pkg/mod.py`` for ``pkg.mod``.
 

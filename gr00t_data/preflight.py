@@ -18,7 +18,7 @@ from typing import Any
 from gr00t_core.errors import ConfigError, DatasetError
 from gr00t_core.parameters import lookup
 from gr00t_core.resolution import CONFIG_FILE_NAME, TIER_LABELS, ResolvedConfig, Tier, parse_config_file, resolve
-from gr00t_core.data_configs import is_custom_config
+from gr00t_core.data_configs import backend_problem, is_custom_config
 from gr00t_data.custom_config import check_custom_config
 from gr00t_data.prepare import prepare_dataset
 
@@ -158,6 +158,10 @@ def run_preflight(
         result.errors.extend(_in_dataset(rel, p) for p in exc.problems)
         return result
     result.dataset = {"path": rel, **report.summary}
+    backend = str(settings["videoBackend"]) if "videoBackend" in settings.values else None
+    problem = backend and backend_problem(backend, report.summary.get("cameras") or {})
+    if problem:
+        result.errors.append(f"dataset {rel}/: {problem}")
     result.warnings.extend(_in_dataset(rel, w) for w in report.warnings)
     return result
 
