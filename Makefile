@@ -30,6 +30,13 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/gr00t-sm local examples/so101_table_cleanup --runner $(or $(RUNNER),auto)
 
+# The lint gate: ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade; configured in pyproject.toml), mypy with the
+# boto3 stubs (files listed in pyproject.toml), and the layer contracts of .importlinter (docs/architecture.md).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
 bench: $(STAMP)
 	$(PY) -m benchmarks
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from enum import Enum
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from gr00t_aws.aws_errors import error_code
 from gr00t_aws.sagemaker_jobs import CapacityUnavailable
 from gr00t_core.errors import AssetError, ConfigError, DatasetError, EventError, SettingsError, UserError
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_stepfunctions import SFNClient
 
 MAX_ERROR_CHARS = 256
 MAX_CAUSE_CHARS = 32768
@@ -61,7 +64,7 @@ def error_name(exc: UserError) -> str:
     return ERROR_USER
 
 
-class CallbackOutcome(str, Enum):
+class CallbackOutcome(StrEnum):
     """What Step Functions answered (SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat, API reference, Errors;
     every one HTTP 400). Only the code is read: the messages are not documented."""
 
@@ -87,7 +90,7 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 15] + "... [truncated]"
 
 
-def send_success(sfn: Any, token: str, output: Mapping[str, Any]) -> CallbackOutcome:
+def send_success(sfn: SFNClient, token: str, output: Mapping[str, Any]) -> CallbackOutcome:
     body = json.dumps(output, separators=(",", ":"), default=str)
     if len(body) > MAX_OUTPUT_CHARS:
         body = json.dumps({"status": output.get("status", "SUCCEEDED"), "note": "summary too large, truncated"})
@@ -98,7 +101,7 @@ def send_success(sfn: Any, token: str, output: Mapping[str, Any]) -> CallbackOut
     return CallbackOutcome.SENT
 
 
-def send_failure(sfn: Any, token: str, error: str, cause: str) -> CallbackOutcome:
+def send_failure(sfn: SFNClient, token: str, error: str, cause: str) -> CallbackOutcome:
     try:
         sfn.send_task_failure(taskToken=token, error=_truncate(error, MAX_ERROR_CHARS), cause=_truncate(cause, MAX_CAUSE_CHARS))
     except ClientError as exc:
@@ -106,7 +109,7 @@ def send_failure(sfn: Any, token: str, error: str, cause: str) -> CallbackOutcom
     return CallbackOutcome.SENT
 
 
-def send_heartbeat(sfn: Any, token: str) -> CallbackOutcome:
+def send_heartbeat(sfn: SFNClient, token: str) -> CallbackOutcome:
     try:
         sfn.send_task_heartbeat(taskToken=token)
     except ClientError as exc:

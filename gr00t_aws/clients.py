@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_sfn import SFNClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 MAX_ATTEMPTS = 6
 CONNECT_TIMEOUT_SECONDS = 5
@@ -67,20 +67,20 @@ class AwsClients:
 
     @property
     def s3(self) -> S3Client:
-        return self.get("s3")  # type: ignore[no-any-return]
+        return self.get("s3")
 
     @property
     def sagemaker(self) -> SageMakerClient:
-        return self.get("sagemaker")  # type: ignore[no-any-return]
+        return self.get("sagemaker")
 
     @property
     def stepfunctions(self) -> SFNClient:
-        return self.get("stepfunctions")  # type: ignore[no-any-return]
+        return self.get("stepfunctions")
 
     @property
     def dynamodb(self) -> DynamoDBClient:
-        return self.get("dynamodb")  # type: ignore[no-any-return]
+        return self.get("dynamodb")
 
     @property
     def secretsmanager(self) -> SecretsManagerClient:
-        return self.get("secretsmanager")  # type: ignore[no-any-return]
+        return self.get("secretsmanager")

@@ -7,13 +7,16 @@ or an oversized file are :class:`AssetError` with the S3 URI and what to do, bec
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from gr00t_aws.aws_errors import error_code, error_message
 from gr00t_core.errors import AssetError
 from gr00t_core.json_text import DEFAULT_MAX_BYTES
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_s3 import S3Client
 
 DEFAULT_MAX_OBJECT_BYTES = DEFAULT_MAX_BYTES  # the most any JSON document is read (gr00t_core.json_text)
 
@@ -42,7 +45,7 @@ def _asset_error(exc: ClientError, bucket: str, key: str, action: str) -> AssetE
     return AssetError(f"S3 error {code or 'unknown'} {action} {where}: {error_message(exc) or exc}")
 
 
-def read_object(s3: Any, bucket: str, key: str, *, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> bytes | None:
+def read_object(s3: S3Client, bucket: str, key: str, *, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> bytes | None:
     """The object's bytes, or None when it does not exist. Larger than ``max_bytes``: AssetError, body unread."""
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
@@ -63,7 +66,7 @@ def read_object(s3: Any, bucket: str, key: str, *, max_bytes: int = DEFAULT_MAX_
         body.close()
 
 
-def prefix_exists(s3: Any, bucket: str, prefix: str) -> bool:
+def prefix_exists(s3: S3Client, bucket: str, prefix: str) -> bool:
     """True when at least one object lives under ``prefix``."""
     try:
         response = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
@@ -72,7 +75,7 @@ def prefix_exists(s3: Any, bucket: str, prefix: str) -> bool:
     return bool(response.get("KeyCount") or response.get("Contents"))
 
 
-def prefix_reader(s3: Any, bucket: str, prefix: str, *, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> Callable[[str], bytes | None]:
+def prefix_reader(s3: S3Client, bucket: str, prefix: str, *, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> Callable[[str], bytes | None]:
     """``read("meta/info.json")`` for files under ``s3://bucket/prefix`` (what gr00t_data.meta.check_meta takes)."""
     base = prefix if not prefix or prefix.endswith("/") else prefix + "/"
 

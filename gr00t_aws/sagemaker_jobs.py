@@ -9,14 +9,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from gr00t_aws.aws_errors import error_code, error_message
 from gr00t_core.errors import ConfigError, UserError
 from gr00t_core.run import RunIdentity
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_sagemaker import SageMakerClient
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 ACTIVE_STATUSES = frozenset({"InProgress", "Stopping"})
@@ -66,7 +69,7 @@ def is_job_not_found(exc: ClientError) -> bool:
     return code == "ResourceNotFound" or (code == "ValidationException" and error_message(exc).lower().startswith(_NOT_FOUND_PREFIX))
 
 
-def describe_job(sm: Any, job_name: str) -> dict[str, Any] | None:
+def describe_job(sm: SageMakerClient, job_name: str) -> dict[str, Any] | None:
     """The job's description, or None when no job has that name."""
     try:
         response = sm.describe_training_job(TrainingJobName=job_name)
@@ -74,8 +77,9 @@ def describe_job(sm: Any, job_name: str) -> dict[str, Any] | None:
         if is_job_not_found(exc):
             return None
         raise
-    response.pop("ResponseMetadata", None)
-    return response
+    description: dict[str, Any] = dict(response)
+    description.pop("ResponseMetadata", None)
+    return description
 
 
 @dataclass
@@ -105,7 +109,7 @@ def adopted_result(description: dict[str, Any]) -> LaunchResult:
     )
 
 
-def _create(sm: Any, request: dict[str, Any], warnings: list[str]) -> str:
+def _create(sm: SageMakerClient, request: dict[str, Any], warnings: list[str]) -> str:
     """CreateTrainingJob; refused only for the warm-pool quota, the same job starts again without a warm pool."""
     try:
         return sm.create_training_job(**request)["TrainingJobArn"]
@@ -124,7 +128,7 @@ def _create(sm: Any, request: dict[str, Any], warnings: list[str]) -> str:
 
 
 def create_or_adopt(
-    sm: Any,
+    sm: SageMakerClient,
     request_for: Callable[[str], dict[str, Any]],
     instance_types: Sequence[str],
     *,
@@ -146,7 +150,7 @@ def create_or_adopt(
         return adopted_result(existing)
     refused: list[tuple[str, str]] = []
     warnings: list[str] = []
-    for itype, request in zip(instance_types, requests):
+    for itype, request in zip(instance_types, requests, strict=True):
         try:
             arn = _create(sm, request, warnings)
         except ClientError as exc:
@@ -167,19 +171,19 @@ def create_or_adopt(
     )
 
 
-def job_tags(sm: Any, job_arn: str) -> list[dict[str, str]]:
+def job_tags(sm: SageMakerClient, job_arn: str) -> list[dict[str, str]]:
     """The job's own tags (AWS-managed ``aws:*`` tags cannot be set again, so they are left out)."""
     tags: list[dict[str, str]] = []
     kwargs: dict[str, Any] = {"ResourceArn": job_arn}
     while True:
         response = sm.list_tags(**kwargs)
-        tags += [t for t in response.get("Tags", []) if not t["Key"].startswith("aws:")]
+        tags += [{"Key": t["Key"], "Value": t["Value"]} for t in response.get("Tags", []) if not t["Key"].startswith("aws:")]
         if not response.get("NextToken"):
             return tags
         kwargs["NextToken"] = response["NextToken"]
 
 
-def stop_job(sm: Any, job_name: str) -> bool:
+def stop_job(sm: SageMakerClient, job_name: str) -> bool:
     """Ask SageMaker to stop the job. False when there is nothing to stop (no such job, or already ended)."""
     description = describe_job(sm, job_name)
     if description is None or description.get("TrainingJobStatus") not in ACTIVE_STATUSES:
@@ -263,7 +267,7 @@ def event_from_description(description: Mapping[str, Any], *, region: str, accou
     detail = _to_epoch_ms({k: v for k, v in description.items() if k != "ResponseMetadata"})
     detail.setdefault("Tags", {})
     changed = description.get("LastModifiedTime") or description.get("TrainingEndTime")
-    when = changed if isinstance(changed, datetime) else datetime.now(timezone.utc)
+    when = changed if isinstance(changed, datetime) else datetime.now(UTC)
     event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{description.get('TrainingJobArn', '')}#{detail.get('TrainingJobStatus')}#{detail.get('LastModifiedTime')}")
     return {
         "version": "0",
@@ -271,7 +275,7 @@ def event_from_description(description: Mapping[str, Any], *, region: str, accou
         "detail-type": STATE_CHANGE_DETAIL_TYPE,
         "source": EVENT_SOURCE,
         "account": account,
-        "time": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [description["TrainingJobArn"]] if description.get("TrainingJobArn") else [],
         "detail": detail,

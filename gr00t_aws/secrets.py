@@ -7,12 +7,15 @@ the secret id (not secret) and what to do, never the value.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gr00t_aws.aws_errors import error_code, error_message
 from gr00t_core.errors import ModelFetchError
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # JSON secrets (key/value pairs as the console creates them) may hold the token under one of these keys.
 TOKEN_KEYS = ("token", "HF_TOKEN", "hf_token", "HUGGING_FACE_HUB_TOKEN", "huggingface_token")
@@ -39,7 +42,7 @@ def _token_from_secret_string(secret_id: str, text: str) -> str:
     return text
 
 
-def read_hf_token(client: Any, secret_id: str) -> str:
+def read_hf_token(client: SecretsManagerClient, secret_id: str) -> str:
     """The Hugging Face token stored in Secrets Manager. Raises :class:`ModelFetchError` with a clear reason."""
     try:
         response = client.get_secret_value(SecretId=secret_id)

@@ -14,18 +14,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from gr00t_aws.aws_errors import error_code
 
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 KEY = "jobName"
 TTL_ATTRIBUTE = "expiresAt"
 
 
-class TokenState(str, Enum):
+class TokenState(StrEnum):
     WAITING = "waiting"  # the workflow waits for this job's callback
     DONE = "done"  # the callback was sent (or the task was already gone)
     STOPPED = "stopped"  # nobody waits any more (timed out / stopped); the job was stopped
@@ -46,7 +49,7 @@ _RESERVED = {KEY, "taskToken", "state", TTL_ATTRIBUTE, "updatedAt", "goneSince",
 
 
 class TaskTokenStore:
-    def __init__(self, dynamodb: Any, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
         self._db = dynamodb
         self._table = table_name
         self._clock = clock

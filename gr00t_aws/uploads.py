@@ -15,14 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from gr00t_aws.aws_errors import error_code
 from gr00t_core.content_types import content_type
 from gr00t_core.errors import UploadError
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_s3 import S3Client
 
 MIB = 1024 * 1024
 # Permanent S3 errors: retrying cannot help, the message must say what to fix.
@@ -69,7 +72,7 @@ class UploadItem:
 
 
 def upload_batch(
-    client: Any,
+    client: S3Client,
     bucket: str,
     items: Sequence[UploadItem],
     *,
@@ -145,13 +148,13 @@ def describe_error(exc: BaseException | None) -> str:
     return f"{code}: {message}; {_HINTS.get(code, 'S3 kept failing after retries')}"
 
 
-def put_json(client: Any, uri: str, data: Any) -> None:
+def put_json(client: S3Client, uri: str, data: Any) -> None:
     bucket, key = parse_s3_uri(uri)
     body = json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
     client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
-def list_prefix(client: Any, uri: str) -> dict[str, int]:
+def list_prefix(client: S3Client, uri: str) -> dict[str, int]:
     """Relative key -> size of every object under the prefix."""
     bucket, prefix = parse_s3_uri(uri)
     prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
@@ -163,7 +166,7 @@ def list_prefix(client: Any, uri: str) -> dict[str, int]:
 
 
 def download_prefix(
-    client: Any, uri: str, dest: Path, *, relative_keys: Iterable[str] | None = None, config: TransferConfig | None = None,
+    client: S3Client, uri: str, dest: Path, *, relative_keys: Iterable[str] | None = None, config: TransferConfig | None = None,
     workers: int = 4,
 ) -> int:
     """Copy the objects under ``uri`` into ``dest`` keeping relative paths; returns bytes received."""
@@ -184,7 +187,7 @@ def download_prefix(
         return sum(pool.map(fetch, keys))
 
 
-def delete_prefix(client: Any, uri: str) -> int:
+def delete_prefix(client: S3Client, uri: str) -> int:
     """Delete every object under the prefix (model-cache invalidation only); returns how many."""
     bucket, prefix = parse_s3_uri(uri)
     prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"

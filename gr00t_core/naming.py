@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 JOB_NAME_MAX = 63
@@ -55,5 +55,5 @@ def job_id(job_name: str) -> str:
 
 def output_folder_name(base_model_path: str, job_name: str, started: datetime | None = None) -> str:
     """``gr00tOutput_{MODEL}_trainingjob_{YYYYMMDDTHHMMSS}_{JOBID}`` as the seeded pipeline names it."""
-    when = (started or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
+    when = (started or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     return f"{OUTPUT_FOLDER_PREFIX}{model_short_name(base_model_path)}_trainingjob_{when}_{job_id(job_name)}"

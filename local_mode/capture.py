@@ -26,7 +26,7 @@ class _ThreadRoutedStream(io.TextIOBase):
     def _target(self) -> Any:
         return getattr(_local, "sink", None) or self.default
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         return self._target().write(text)
 
     def flush(self) -> None:
@@ -61,7 +61,7 @@ def routed_output() -> Iterator[TextIO]:
     saved = [(h, h.stream) for h in handlers]
     for handler in handlers:
         handler.stream = proxies[id(handler.stream)]
-    sys.stdout, sys.stderr = proxies[id(real_out)], proxies[id(real_err)]  # type: ignore[assignment]
+    sys.stdout, sys.stderr = proxies[id(real_out)], proxies[id(real_err)]
     try:
         yield real_out
     finally:

@@ -29,9 +29,9 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from local_mode import moto_fidelity
 
@@ -122,7 +122,7 @@ class AwsEmulator:
         try:
             self._quiet_logs()
             self._route_output()
-            self._configure(default_user_config)
+            self._configure(cast("dict[str, Any]", default_user_config))  # moto's TypedDict, edited as a plain dict
             self._reset()
             primary = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             primary.start()
@@ -202,7 +202,11 @@ class AwsEmulator:
 
         routing = routed_output()
         routing.__enter__()
-        self._restore.append(lambda: routing.__exit__(None, None, None))
+
+        def unroute() -> None:
+            routing.__exit__(None, None, None)
+
+        self._restore.append(unroute)
 
     def _set_env(self, values: Mapping[str, str]) -> None:
         saved = {k: os.environ.get(k) for k in values}
@@ -237,7 +241,7 @@ class AwsEmulator:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]  # any service name: the stubs overload per literal name
             service, endpoint_url=self.endpoint, region_name=self.region,
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"], aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
@@ -333,7 +337,7 @@ class AwsEmulator:
         if not lines:
             return
         logs = self.client("logs")
-        group, stream = f"/aws/lambda/{name}", f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{request_id}"
+        group, stream = f"/aws/lambda/{name}", f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{request_id}"
         try:
             logs.create_log_group(logGroupName=group)
         except logs.exceptions.ResourceAlreadyExistsException:
@@ -361,7 +365,7 @@ class AwsEmulator:
                 emulator.training_requests[request.get("TrainingJobName", "")] = request
             return result
 
-        SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign]
+        SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign, assignment]
         self._restore.append(lambda: setattr(SageMakerResponse, "create_training_job", original))
 
     def _answer_like_aws(self) -> None:

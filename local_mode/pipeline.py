@@ -237,8 +237,8 @@ class LocalPipeline:
     @contextmanager
     def _lambda_clients(self) -> Iterator[None]:
         """Fresh clients and settings for the handlers (a Lambda cold start), pointed at the emulator."""
-        from lambda_handler import _runtime
         from gr00t_aws.clients import AwsClients
+        from lambda_handler import _runtime
         from launcher.orchestration.settings import settings_from_environment
 
         assert self.emulator is not None
@@ -427,7 +427,7 @@ class LocalPipeline:
             folder = prefix.rstrip("/").rsplit("/", 1)[-1]
             result.output_dir = self.options.asset_dir / folder
             written, skipped = 0, []
-            for key, rel in zip(keys, result.output_files):
+            for key, rel in zip(keys, result.output_files, strict=True):
                 target = result.output_dir / rel
                 if target.exists():  # never overwrite a user's file
                     skipped.append(rel)

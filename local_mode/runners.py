@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _JobLog:
@@ -108,7 +108,7 @@ class ProcessRunner:
             "GR00T_SM_CHECKPOINT_DIR": str(base / "checkpoints"),
             "GR00T_SM_WORK_DIR": str(base / "work"),
         }
-        for channel, path in job.channels.items():
+        for channel in job.channels:
             env[f"SM_CHANNEL_{channel.upper()}"] = str(base / "input" / "data" / channel)
         return env
 
@@ -270,7 +270,7 @@ def _stream_compose(log: _JobLog, interrupted: list[BaseException]) -> Callable[
             raise
         code = process.wait()
         if code not in (0, 130):
-            raise RuntimeError(f"Failed to run: {process.args}. Process exited with code: {code}")
+            raise RuntimeError(f"Failed to run: {process.args!r}. Process exited with code: {code}")
         return code
 
     return stream
@@ -308,9 +308,9 @@ class ContainerRunner:
         return env
 
     def run(self, job: LocalJob, workdir: Path, on_line: LineSink | None = None) -> JobResult:
-        from local_mode import docker_env
-
         from sagemaker.train.local import local_container
+
+        from local_mode import docker_env
 
         # The compose project is named after this folder: one per job, so cleanup touches only this job.
         root = workdir / re.sub(r"[^a-z0-9-]", "-", f"sm-{job.name}".lower())

@@ -16,11 +16,11 @@ import getpass
 import json
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from gr00t_core.errors import EventError, SettingsError
 from gr00t_aws.clients import AwsClients
+from gr00t_core.errors import EventError, SettingsError
 from launcher.orchestration.settings import DeploymentSettings, load_settings
 from launcher.orchestration.vams import parse_vams_event, split_s3_uri
 
@@ -100,7 +100,7 @@ def _load_event(args: argparse.Namespace, settings: DeploymentSettings) -> dict[
     if bool(args.vams_event) == bool(args.asset_uri):
         raise EventError("give either --vams-event FILE or an asset URI (s3://bucket/prefix/), not both and not neither")
     if args.asset_uri:
-        run_id = args.run_id or datetime.now(timezone.utc).strftime("run-%Y%m%dT%H%M%S")
+        run_id = args.run_id or datetime.now(UTC).strftime("run-%Y%m%dT%H%M%S")
         return standalone_event(
             args.asset_uri,
             settings=settings,
@@ -141,7 +141,7 @@ def _plan(event: Any, settings: DeploymentSettings, clients: AwsClients, *, dry_
     from launcher.orchestration.service import plan_run
 
     parsed = parse_vams_event(event)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         return plan_run(parsed, settings, clients.s3, now=now)
     except (NoCredentialsError, NoRegionError, EndpointConnectionError) as exc:

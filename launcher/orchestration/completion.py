@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import BaseModel, ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -44,6 +44,10 @@ from gr00t_core.errors import EventError
 from launcher.orchestration.limits import create_training_job_model, validate_training_job_request
 from launcher.orchestration.request import relaunch_job_name, relaunch_request
 
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_stepfunctions import SFNClient
+
 # Token-record attribute: instance types still to try, in order, when SageMaker has no capacity for the job.
 FALLBACKS_ATTRIBUTE = "fallbacks"
 # How long a task must stay gone before its job is stopped. VAMS retries its pipeline step on States.ALL,
@@ -53,7 +57,7 @@ FALLBACKS_ATTRIBUTE = "fallbacks"
 DEFAULT_GONE_GRACE_SECONDS = 180
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     CALLBACK_SENT = "callback_sent"
     TASK_GONE = "task_gone"  # the callback found no waiting task (timed out, aborted): nothing else to do
     DUPLICATE = "duplicate"  # another event already answered for this job
@@ -81,7 +85,7 @@ class CompletionResult:
 _SUMMARY_MEMBERS = ("FinalMetricDataList", "BillableTimeInSeconds", "HyperParameters", "ResourceConfig")
 
 
-def _complete_details(job: Mapping[str, Any], sm: Any) -> Mapping[str, Any]:
+def _complete_details(job: Mapping[str, Any], sm: SageMakerClient) -> Mapping[str, Any]:
     if all(m in job for m in _SUMMARY_MEMBERS):
         return job
     described = describe_job(sm, job["TrainingJobName"])
@@ -99,7 +103,7 @@ def failure_cause(job: Mapping[str, Any]) -> str:
     )
 
 
-def _send_result(job: Mapping[str, Any], record: TokenRecord, sfn: Any) -> CallbackOutcome:
+def _send_result(job: Mapping[str, Any], record: TokenRecord, sfn: SFNClient) -> CallbackOutcome:
     status = job["TrainingJobStatus"]
     if status == "Completed":
         return send_success(sfn, record.task_token, job_summary(job))
@@ -111,7 +115,7 @@ def fallbacks_of(record: TokenRecord) -> list[str]:
     return [t for t in record.attributes.get(FALLBACKS_ATTRIBUTE, "").split(",") if t]
 
 
-def _relaunch(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sm: Any) -> CompletionResult | None:
+def _relaunch(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sm: SageMakerClient) -> CompletionResult | None:
     """Start the job again on the next fallback type after a capacity failure; None when that is not possible."""
     fallbacks = fallbacks_of(record)
     if not fallbacks or not is_capacity_failure(job):
@@ -135,7 +139,7 @@ def _relaunch(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore
     return CompletionResult(Action.RELAUNCHED, name, job["TrainingJobStatus"], {"relaunchedAs": new_name, "instanceType": result.instance_type})
 
 
-def _complete(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: Any, sm: Any) -> CompletionResult:
+def _complete(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: SFNClient, sm: SageMakerClient) -> CompletionResult:
     name, status = job["TrainingJobName"], job["TrainingJobStatus"]
     if record.state is not TokenState.WAITING or not store.claim(record):
         return CompletionResult(Action.DUPLICATE, name, status)
@@ -160,7 +164,7 @@ class OrphanPolicy:
     grace_seconds: int = DEFAULT_GONE_GRACE_SECONDS
 
 
-def _task_gone(name: str, status: str, record: TokenRecord, outcome: CallbackOutcome, store: TaskTokenStore, sm: Any, policy: OrphanPolicy) -> CompletionResult:
+def _task_gone(name: str, status: str, record: TokenRecord, outcome: CallbackOutcome, store: TaskTokenStore, sm: SageMakerClient, policy: OrphanPolicy) -> CompletionResult:
     now = int(policy.clock())
     summary = {"stopReason": outcome.value}
     if record.gone_since is None:
@@ -175,7 +179,7 @@ def _task_gone(name: str, status: str, record: TokenRecord, outcome: CallbackOut
     return CompletionResult(Action.STOPPED_ORPHAN, name, status, summary)
 
 
-def _heartbeat(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy) -> CompletionResult:
+def _heartbeat(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore, sfn: SFNClient, sm: SageMakerClient, policy: OrphanPolicy) -> CompletionResult:
     name, status = job["TrainingJobName"], job["TrainingJobStatus"]
     if record.state is not TokenState.WAITING:
         return CompletionResult(Action.IGNORED, name, status)
@@ -186,7 +190,7 @@ def _heartbeat(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStor
 
 
 def on_job_state_change(
-    job: Mapping[str, Any], *, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy = OrphanPolicy()
+    job: Mapping[str, Any], *, store: TaskTokenStore, sfn: SFNClient, sm: SageMakerClient, policy: OrphanPolicy = OrphanPolicy()
 ) -> CompletionResult:
     """React to one state of one job (an EventBridge ``detail`` or a DescribeTrainingJob response)."""
     name = job["TrainingJobName"]
@@ -209,7 +213,7 @@ class TrainingJobStateDetail(BaseModel):
 
 
 class TrainingJobStateChange(EventBridgeModel):
-    detail: TrainingJobStateDetail  # type: ignore[assignment]
+    detail: TrainingJobStateDetail
 
 
 def parse_job_event(event: Any) -> TrainingJobStateChange:
@@ -220,7 +224,7 @@ def parse_job_event(event: Any) -> TrainingJobStateChange:
         raise EventError(f"Not a SageMaker Training Job State Change event (bad or missing: {fields})") from None
 
 
-def handle_job_event(event: Any, *, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy = OrphanPolicy()) -> CompletionResult:
+def handle_job_event(event: Any, *, store: TaskTokenStore, sfn: SFNClient, sm: SageMakerClient, policy: OrphanPolicy = OrphanPolicy()) -> CompletionResult:
     """Parse a SageMaker state-change event, then :func:`on_job_state_change`.
 
     A malformed or foreign event is answered IGNORED with the reason in the summary, not raised: EventBridge would

@@ -13,13 +13,17 @@ instance types that SageMaker accepts.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gr00t_core.errors import ConfigError
 from gr00t_core.instances import SAGEMAKER_INSTANCE_TYPES, unsupported_instance_type
 from launcher.orchestration.settings import is_placeholder
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_sagemaker import SageMakerClient
 
 MAX_RUNTIME_LIMIT = 28 * 86400
 MAX_KEEP_ALIVE = 3600  # developer guide (the API model allows 21600)
@@ -102,7 +106,7 @@ def _looks_secret(key: str) -> bool:
     words = [w for w in words if w]
     if words and words[-1] in _REFERENCE_WORDS:
         return False
-    return bool(_SECRET_WORDS & set(words)) or any(pair in zip(words, words[1:]) for pair in _SECRET_PAIRS)
+    return bool(_SECRET_WORDS & set(words)) or any(pair in itertools.pairwise(words) for pair in _SECRET_PAIRS)
 
 
 def _secret_problems(request: Mapping[str, Any]) -> list[str]:
@@ -182,6 +186,6 @@ def validate_training_job_request(request: Mapping[str, Any], operation_model: A
         raise ConfigError(problems, header="The training job request breaks SageMaker limits")
 
 
-def create_training_job_model(sm: Any) -> Any:
+def create_training_job_model(sm: SageMakerClient) -> Any:
     """The CreateTrainingJob operation model of a SageMaker client (already loaded with the client)."""
     return sm.meta.service_model.operation_model("CreateTrainingJob")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from gr00t_aws.callbacks import error_name, send_failure
+from gr00t_aws.clients import AwsClients
 from gr00t_aws.s3_assets import prefix_exists, prefix_reader, read_object
 from gr00t_aws.sagemaker_jobs import (
     TERMINAL_STATUSES,
@@ -26,16 +27,35 @@ from gr00t_aws.sagemaker_jobs import (
     stop_job,
 )
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
-from gr00t_core.errors import ConfigError, DatasetError, EventError, SettingsError, UserError
+from gr00t_core.errors import DatasetError, EventError, SettingsError, UserError
 from gr00t_core.resolution import CONFIG_FILE_NAME, CONFIG_MAX_BYTES, ResolvedConfig, parse_config_file, resolve
 from gr00t_data.meta import check_meta
-from gr00t_aws.clients import AwsClients
 from launcher.orchestration.completion import FALLBACKS_ATTRIBUTE, on_job_state_change
 from launcher.orchestration.limits import create_training_job_model, validate_training_job_request
 from launcher.orchestration.policy import enforce_policy
-from launcher.orchestration.request import RunSpec, build_training_job_request, instance_types_to_try, job_name_for, relaunch_job_name, run_spec
+from launcher.orchestration.request import (
+    RunSpec,
+    build_training_job_request,
+    instance_types_to_try,
+    job_name_for,
+    relaunch_job_name,
+    run_spec,
+)
 from launcher.orchestration.settings import DeploymentSettings, env_name
-from launcher.orchestration.vams import AssetLocation, RunOrigin, VamsEvent, asset_location, find_task_token, flatten_asset_metadata, parse_vams_event, run_origin
+from launcher.orchestration.vams import (
+    AssetLocation,
+    RunOrigin,
+    VamsEvent,
+    asset_location,
+    find_task_token,
+    flatten_asset_metadata,
+    parse_vams_event,
+    run_origin,
+)
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
 
 
 @dataclass
@@ -54,7 +74,7 @@ class RunPlan:
         return build_training_job_request(self.config, settings, self.run, instance_type=instance_type)
 
 
-def read_config_file(s3: Any, location: AssetLocation) -> dict[str, Any] | None:
+def read_config_file(s3: S3Client, location: AssetLocation) -> dict[str, Any] | None:
     """gr00t_config.json at the asset root, parsed; None when the asset has none."""
     raw = read_object(s3, location.bucket, location.key(CONFIG_FILE_NAME), max_bytes=CONFIG_MAX_BYTES)
     if raw is None:
@@ -72,7 +92,7 @@ def resolve_for_event(event: VamsEvent, file_values: Mapping[str, Any] | None) -
     )
 
 
-def check_dataset(s3: Any, location: AssetLocation, config: ResolvedConfig) -> tuple[dict[str, Any], list[str]]:
+def check_dataset(s3: S3Client, location: AssetLocation, config: ResolvedConfig) -> tuple[dict[str, Any], list[str]]:
     """Preflight the dataset's meta files; DatasetError lists every blocking problem."""
     dataset_path = config["datasetPath"].strip("/")
     prefix = location.key(f"{dataset_path}/")
@@ -94,7 +114,7 @@ def check_dataset(s3: Any, location: AssetLocation, config: ResolvedConfig) -> t
 def plan_run(
     event: VamsEvent,
     settings: DeploymentSettings,
-    s3: Any,
+    s3: S3Client,
     *,
     now: datetime,
     read_files: bool = True,
@@ -110,7 +130,7 @@ def plan_run(
     return RunPlan(event, location, origin, config, run, dataset, [*config.warnings, *warnings])
 
 
-def _follow_relaunches(result: LaunchResult, sm: Any) -> LaunchResult:
+def _follow_relaunches(result: LaunchResult, sm: SageMakerClient) -> LaunchResult:
     """An adopted job that found no capacity may have been replaced already (job events): adopt the replacement."""
     while result.adopted and result.description and is_capacity_failure(result.description):
         replacement = describe_job(sm, relaunch_job_name(result.job_name))
@@ -126,7 +146,7 @@ def remaining_fallbacks(config: ResolvedConfig, instance_type: str) -> list[str]
     return types[types.index(instance_type) + 1 :] if instance_type in types else []
 
 
-def launch_plan(plan: RunPlan, settings: DeploymentSettings, sm: Any) -> LaunchResult:
+def launch_plan(plan: RunPlan, settings: DeploymentSettings, sm: SageMakerClient) -> LaunchResult:
     """Start the job (capacity fallback across the configured types) or adopt the one already running."""
     missing = settings.missing_for_launch()
     if missing:
@@ -178,7 +198,7 @@ def handle_launch_event(
                 "(the training job reports back through the callback)"
             )
         store = _token_store(settings, clients, clock)
-        now = datetime.fromtimestamp(clock(), timezone.utc)
+        now = datetime.fromtimestamp(clock(), UTC)
         plan = plan_run(event, settings, clients.s3, now=now)
         result = launch_plan(plan, settings, clients.sagemaker)
     except UserError as exc:

@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -27,7 +27,17 @@ from pydantic import Field
 
 from gr00t_aws.sagemaker_jobs import describe_job
 from gr00t_aws.task_tokens import TaskTokenStore, TokenRecord
-from launcher.orchestration.completion import Action, CompletionResult, OrphanPolicy, handle_job_event, on_job_state_change
+from launcher.orchestration.completion import (
+    Action,
+    CompletionResult,
+    OrphanPolicy,
+    handle_job_event,
+    on_job_state_change,
+)
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 _log = logging.getLogger(__name__)
 
@@ -66,15 +76,16 @@ class SweepResult:
         }
 
 
-def _sweep_job(record: TokenRecord, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy) -> CompletionResult:
+def _sweep_job(record: TokenRecord, store: TaskTokenStore, sfn: SFNClient, sm: SageMakerClient, policy: OrphanPolicy) -> CompletionResult:
     description = describe_job(sm, record.job_name)
     if description is None:
         return CompletionResult(Action.UNKNOWN_JOB, record.job_name, "")
     return on_job_state_change(description, store=store, sfn=sfn, sm=sm, policy=policy)
 
 
-def sweep(*, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy = OrphanPolicy()) -> SweepResult:
+def sweep(*, store: TaskTokenStore, sfn: SFNClient, sm: SageMakerClient, policy: OrphanPolicy | None = None) -> SweepResult:
     """Check every job a workflow waits for: heartbeat, stop the ones nobody waits for, answer lost events."""
+    policy = policy or OrphanPolicy()
     result = SweepResult()
     for record in store.waiting():
         try:
@@ -86,10 +97,10 @@ def sweep(*, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy = Or
 
 
 def handle_job_events(
-    event: Mapping[str, Any], *, store: TaskTokenStore, sfn: Any, sm: Any, policy: OrphanPolicy = OrphanPolicy()
+    event: Mapping[str, Any], *, store: TaskTokenStore, sfn: SFNClient, sm: SageMakerClient, policy: OrphanPolicy | None = None
 ) -> CompletionResult | SweepResult:
     """The job-events Lambda's whole job: a schedule tick sweeps, anything else is a SageMaker state change (or
     is ignored, see :func:`launcher.orchestration.completion.handle_job_event`)."""
     if is_scheduled_event(event):
         return sweep(store=store, sfn=sfn, sm=sm, policy=policy)
-    return handle_job_event(event, store=store, sfn=sfn, sm=sm, policy=policy)
+    return handle_job_event(event, store=store, sfn=sfn, sm=sm, policy=policy or OrphanPolicy())

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from gr00t_core.data_configs import DATA_CONFIGS, get_data_config, is_custom_config
@@ -37,7 +39,7 @@ def test_every_template_covers_the_configs_keys_with_contiguous_ranges(name):
     assert config.annotation_name in template["annotation"]
     for part in ("state", "action"):
         ranges = sorted((r["start"], r["end"]) for r in template[part].values())
-        assert ranges[0][0] == 0 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert ranges[0][0] == 0 and all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
 
 
 def test_templates_are_copies():

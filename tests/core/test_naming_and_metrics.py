@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_model_names(path, short, gen):
 
 
 def test_output_folder_follows_the_seeded_pattern():
-    name = output_folder_name("nvidia/GR00T-N1.5-3B", "gr00t-asset-0123456789", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    name = output_folder_name("nvidia/GR00T-N1.5-3B", "gr00t-asset-0123456789", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert name == "gr00tOutput_N1.5-3B_trainingjob_20260102T030405_0123456789"
 
 

@@ -1,6 +1,14 @@
 import pytest
 
-from gr00t_core.parameters import PARAMETERS_BY_NAME, SEEDED_PARAMETERS, CoercionError, coerce, defaults, lookup, to_string
+from gr00t_core.parameters import (
+    PARAMETERS_BY_NAME,
+    SEEDED_PARAMETERS,
+    CoercionError,
+    coerce,
+    defaults,
+    lookup,
+    to_string,
+)
 
 SEEDED_DEFAULTS = {
     "datasetPath": "dataset",

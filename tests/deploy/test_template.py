@@ -1,7 +1,6 @@
 """The SAM template, the Lambda package and the image buildspec (the VAMS registration: test_vams_registration.py)."""
 
 import importlib
-import json
 import re
 import subprocess
 import sys

@@ -1,6 +1,6 @@
 """Create-or-adopt with capacity fallback, stop, summaries and EventBridge events (Stubber + moto)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from botocore.stub import Stubber
@@ -99,7 +99,7 @@ def test_an_invalid_fallback_request_stops_the_launch_before_anything_starts():
 
 def _description(status, **extra):
     request = _build(TYPES[0])
-    now = datetime(2025, 6, 3, 14, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 6, 3, 14, 0, tzinfo=UTC)
     keep = ("TrainingJobName", "HyperParameters", "AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig", "ResourceConfig", "StoppingCondition")
     return {
         **{k: request[k] for k in keep},
@@ -157,7 +157,7 @@ def test_summary_of_a_job_this_project_did_not_start():
 @pytest.mark.parametrize(
     "start,end,expected",
     [
-        (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 1, 0, 1, tzinfo=timezone.utc), 60.0),
+        (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 0, 1, tzinfo=UTC), 60.0),
         (1735689600000, 1735689660000, 60.0),
         ("1735689600000", "1735689660500", 60.5),
         ("2025-01-01T00:00:00Z", "2025-01-01T00:00:30+00:00", 30.0),
@@ -170,7 +170,7 @@ def test_training_seconds_accepts_every_time_format(start, end, expected):
 
 
 def test_event_from_description_has_the_eventbridge_shape():
-    description = _description("Completed", LastModifiedTime=datetime(2025, 6, 3, 16, 0, tzinfo=timezone.utc), ResponseMetadata={"x": 1})
+    description = _description("Completed", LastModifiedTime=datetime(2025, 6, 3, 16, 0, tzinfo=UTC), ResponseMetadata={"x": 1})
     event = event_from_description(description, region="us-east-1", account="123456789012")
     assert event["source"] == "aws.sagemaker" and event["detail-type"] == "SageMaker Training Job State Change"
     assert event["resources"] == [ARN] and event["time"] == "2025-06-03T16:00:00Z"

@@ -12,8 +12,8 @@ from botocore.stub import ANY, Stubber
 from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend
 
-from gr00t_core.errors import EventError
 from gr00t_aws.clients import AwsClients
+from gr00t_core.errors import EventError
 from lambda_handler import _runtime
 from lambda_handler.launch import handler
 from tests.launcher import aws_env

@@ -23,8 +23,8 @@ import boto3
 from moto import mock_aws
 from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
 
-from gr00t_core.data_configs import DATA_CONFIGS
 from gr00t_aws.clients import AwsClients
+from gr00t_core.data_configs import DATA_CONFIGS
 from launcher.orchestration.settings import DeploymentSettings
 from local_mode import moto_fidelity
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -14,7 +14,7 @@ from launcher.orchestration.settings import DeploymentSettings
 from launcher.orchestration.vams import asset_location, parse_vams_event, run_origin
 from tests.launcher.aws_env import REGION, load_event, settings
 
-STARTED = datetime(2025, 6, 3, 14, 2, 11, tzinfo=timezone.utc)
+STARTED = datetime(2025, 6, 3, 14, 2, 11, tzinfo=UTC)
 
 
 def offline_client(service: str = "sagemaker") -> Any:

@@ -11,7 +11,15 @@ from lambda_handler import job_events
 from launcher.orchestration.completion import Action, OrphanPolicy
 from launcher.orchestration.sweep import handle_job_events, is_scheduled_event, sweep
 from tests.launcher import aws_env
-from tests.launcher.aws_env import TOKEN_TABLE, FakeLambdaContext, aws_world, execution_result, lambda_runtime, load_event, waiting_task
+from tests.launcher.aws_env import (
+    TOKEN_TABLE,
+    FakeLambdaContext,
+    aws_world,
+    execution_result,
+    lambda_runtime,
+    load_event,
+    waiting_task,
+)
 from tests.launcher.requests_util import offline_client, request_for
 
 SCHEDULED = load_event("scheduled_event.json")  # the EventBridge user guide's scheduled-event example
@@ -46,7 +54,7 @@ def _job(world, token):
     return request["TrainingJobName"]
 
 
-def _sweep(world, store, policy=OrphanPolicy()):
+def _sweep(world, store, policy=None):
     return sweep(store=store, sfn=world.clients.stepfunctions, sm=world.clients.sagemaker, policy=policy)
 
 

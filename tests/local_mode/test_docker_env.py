@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from local_mode import docker_env
-from local_mode.pipeline import choose_runner, RunnerUnavailable
+from local_mode.pipeline import RunnerUnavailable, choose_runner
 
 
 @pytest.mark.parametrize(

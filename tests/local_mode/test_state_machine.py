@@ -7,7 +7,7 @@ import json
 import pytest
 
 from local_mode.pipeline import LAMBDAS, STATE_MACHINE_FILE
-from local_mode.state_machine import StateMachineError, Execution, placeholders, render_definition
+from local_mode.state_machine import Execution, StateMachineError, placeholders, render_definition
 
 
 @pytest.mark.parametrize(

@@ -96,10 +96,10 @@ def test_vams_step_timing_out_through_its_retries_leaves_no_job_running(world):
         arn = sfn.start_execution(stateMachineArn=machine, name="exec-timeout", input=json.dumps(_vams_input()))["executionArn"]
         store = world.extra["store"]
         for attempt in range(1, VAMS_MAX_ATTEMPTS + 2):
-            wait_for(lambda: len(scheduled_tokens(sfn, arn)) >= attempt)
+            wait_for(lambda attempt=attempt: len(scheduled_tokens(sfn, arn)) >= attempt)
             token = scheduled_tokens(sfn, arn)[attempt - 1]
             name = _only_job()  # every attempt adopts the one job
-            wait_for(lambda: (r := store.get(name)) is not None and r.task_token == token)
+            wait_for(lambda name=name, token=token: (r := store.get(name)) is not None and r.task_token == token)
             # The workflow waits (or is between attempts, and the next one adopts the job): never a stop.
             assert _actions(_sweep())[name] in (Action.HEARTBEAT.value, Action.ORPHAN_SUSPECTED.value)
             assert aws_env.STOP_CALLS == []
