@@ -45,6 +45,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("train:step", rf"\[gr00t-sm\] step={_NUMBER}"),
     Metric("train:samples_per_second", rf"\[gr00t-sm\] step=\S+ samples_per_second={_NUMBER}"),
     *(Metric(f"phase:{p}_seconds", rf"\[gr00t-sm\] phase={p} seconds={_NUMBER}") for p in PHASES),
+    # After training every engine logs its open-loop evaluation as "eval open_loop_mse=..." (builtin train.py,
+    # sagemaker_entry/evaluation.py for Isaac-GR00T).
+    Metric("eval:open_loop_mse", rf"eval open_loop_mse={_NUMBER}"),
 )
 
 

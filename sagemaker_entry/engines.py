@@ -5,23 +5,31 @@ Every engine runs under our own ``torchrun`` with the node layout SageMaker give
 * ``isaac-gr00t`` N1.5: ``scripts/gr00t_finetune.py`` with its tyro flags (booleans ``--x``/``--no-x``),
   ``--num-gpus`` = GPUs on this node and ``IS_TORCHRUN=1`` so the script does not re-launch itself under a
   second, single-node torchrun (the seeded pipeline's multi-GPU defect).
-* ``isaac-gr00t`` N1.6/N1.7: ``gr00t/experiment/launch_finetune.py`` (no self re-launch; global batch size).
+* ``isaac-gr00t`` N1.6/N1.7: ``gr00t/experiment/launch_finetune.py`` (no self re-launch; global batch size;
+  ``--modality-config-path`` registers the embodiment's modality config).
 * ``builtin``: ``-m sagemaker_entry.builtin.train --request FILE`` (gloo on CPU).
+
+Which builder runs is the engine table's choice (:func:`gr00t_core.engines.spec_for`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gr00t_core.naming import gr00t_generation
+from gr00t_core.engines import ENGINES_BY_KEY, EngineSpec, spec_for
 from gr00t_core.parameters import Engine
 
-N15_SCRIPT = "scripts/gr00t_finetune.py"
-N16_SCRIPT = "gr00t/experiment/launch_finetune.py"
+N15_SCRIPT = ENGINES_BY_KEY["n1.5"].script
+N16_SCRIPT = ENGINES_BY_KEY["n1.6"].script
+# A modality config the user ships at the asset root (a Python file calling register_modality_config); without it
+# the entry generates one from the dataset's meta/modality.json (modality_config_source).
+MODALITY_CONFIG_FILE = "gr00t_modality_config.py"
+ACTION_HORIZON = 16  # N1.5 data configs and the N1.6+ examples: action delta indices 0..15
 BUILTIN_MODULE = "sagemaker_entry.builtin.train"
 # A builtin checkpoint holds this file (sagemaker_entry.builtin.checkpoint.POLICY_FILE, not imported here: that
 # module pulls numpy and pyarrow). Only such folders can be the builtin engine's base model.
@@ -120,21 +128,29 @@ def gr00t_n15_args(
     ]
 
 
-def gr00t_n16_args(
-    config: Mapping[str, Any], *, dataset_dir: Path, output_dir: Path, base_model_dir: Path, layout: NodeLayout
+def gr00t_launch_finetune_args(
+    spec: EngineSpec, config: Mapping[str, Any], *, dataset_dir: Path, output_dir: Path, base_model_dir: Path,
+    layout: NodeLayout, modality_config: Path | None,
 ) -> list[str]:
-    """Arguments of N1.6/N1.7 ``launch_finetune.py``: a global batch size, no LoRA/data-config/report-to flags.
-    It has no resume flag; its trainer continues from the checkpoints found in ``--output-dir``."""
+    """Arguments of N1.6/N1.7 ``launch_finetune.py`` (FinetuneConfig fields at ``spec.source_commit``).
+
+    ``--global-batch-size`` is batchSize x ``--num-gpus``: experiment.py sets the per-device batch to
+    ``global_batch_size // num_gpus`` where num_gpus is this flag (GPUs of this node), so each process gets
+    batchSize samples on any number of nodes. No resume flag: experiment.py resumes from --output-dir itself."""
     c = config
-    return [
+    args = [
         "--base-model-path", str(base_model_dir),
         "--dataset-path", str(dataset_dir),
         "--embodiment-tag", str(c["embodimentTag"]).upper(),
+    ]
+    if modality_config is not None:
+        args += ["--modality-config-path", str(modality_config)]
+    args += [
         _flag("tune-llm", c["tuneLlm"]),
         _flag("tune-visual", c["tuneVisual"]),
         _flag("tune-projector", c["tuneProjector"]),
         _flag("tune-diffusion-model", c["tuneDiffusionModel"]),
-        "--global-batch-size", str(int(c["batchSize"]) * layout.world_size),
+        "--global-batch-size", str(int(c["batchSize"]) * layout.nproc_per_node),
         "--dataloader-num-workers", str(c["dataloaderNumWorkers"]),
         "--learning-rate", repr(float(c["learningRate"])),
         "--gradient-accumulation-steps", str(c["gradientAccumulationSteps"]),
@@ -147,6 +163,45 @@ def gr00t_n16_args(
         "--weight-decay", repr(float(c["weightDecay"])),
         "--warmup-ratio", repr(float(c["warmupRatio"])),
     ]
+    if "videoBackend" in spec.flags and c["videoBackend"] in spec.video_backends:
+        args += ["--video-backend", str(c["videoBackend"])]
+    return args
+
+
+def modality_config_source(modality: Mapping[str, Any], embodiment_tag: str) -> str:
+    """A modality-config module for ``--modality-config-path``, from the dataset's meta/modality.json.
+
+    Same shape as Isaac-GR00T's examples/SO100/so100_config.py (commit ade260e6d08b629dad7cea33910113efc2e6752a):
+    video/state at delta 0, action at deltas 0..15, language from the annotation keys, then
+    ``register_modality_config(config, embodiment_tag=EmbodimentTag.<TAG>)``. Actions are ABSOLUTE joint values
+    (NON_EEF, DEFAULT format): what the recorded action columns are, without assuming a relative representation.
+    """
+    def keys(part: str) -> list[str]:
+        return list((modality.get(part) or {}).keys())
+
+    actions = keys("action")
+    language = [f"annotation.{k}" for k in keys("annotation")]
+    missing = [part for part, found in (("state", keys("state")), ("action", actions), ("video", keys("video"))) if not found]
+    if missing:
+        raise ValueError(f"meta/modality.json has no {', '.join(missing)} entries; a modality config needs them")
+    action_config = "ActionConfig(rep=ActionRepresentation.ABSOLUTE, type=ActionType.NON_EEF, format=ActionFormat.DEFAULT)"
+    return "\n".join([
+        '"""Generated by gr00t-sm from meta/modality.json: the embodiment\'s modality config for launch_finetune.py."""',
+        "from gr00t.configs.data.embodiment_configs import register_modality_config",
+        "from gr00t.data.embodiment_tags import EmbodimentTag",
+        "from gr00t.data.types import ActionConfig, ActionFormat, ActionRepresentation, ActionType, ModalityConfig",
+        "",
+        "config = {",
+        f'    "video": ModalityConfig(delta_indices=[0], modality_keys={keys("video")!r}),',
+        f'    "state": ModalityConfig(delta_indices=[0], modality_keys={keys("state")!r}),',
+        f'    "action": ModalityConfig(delta_indices={list(range(ACTION_HORIZON))!r}, modality_keys={actions!r},',
+        f"                             action_configs=[{', '.join([action_config] * len(actions))}]),",
+        f'    "language": ModalityConfig(delta_indices=[0], modality_keys={language!r}),',
+        "}",
+        "",
+        f"register_modality_config(config, embodiment_tag=EmbodimentTag.{embodiment_tag.upper()})",
+        "",
+    ])
 
 
 def trainer_tensorboard_dir(engine: str, generation: str, output_dir: Path) -> Path | None:
@@ -198,20 +253,39 @@ def redact(env: Mapping[str, str]) -> dict[str, str]:
 
 def build_command(
     config: Mapping[str, Any], *, python: str, layout: NodeLayout, dataset_dir: Path, output_dir: Path,
-    base_model_dir: Path | None, resume: bool, gr00t_repo: Path, request_file: Path,
+    base_model_dir: Path | None, resume: bool, gr00t_repo: Path, request_file: Path, modality_config: Path | None = None,
 ) -> Command:
-    """The whole trainer command for the resolved config (engine and GR00T generation chosen from it)."""
-    engine = str(config["engine"])
-    generation = gr00t_generation(str(config["baseModelPath"]))
-    if engine == Engine.BUILTIN.value:
+    """The whole trainer command for the resolved config (the engine table chooses the builder)."""
+    spec = spec_for(config)
+    if spec.engine == Engine.BUILTIN.value:
         program = builtin_args(request_file)
     elif base_model_dir is None:
         raise ValueError("the isaac-gr00t engine needs a base model folder")
-    elif generation == "1.5":
-        program = [str(gr00t_repo / N15_SCRIPT), *gr00t_n15_args(
+    elif spec.key == "n1.5":
+        program = [str(gr00t_repo / spec.script), *gr00t_n15_args(
             config, dataset_dir=dataset_dir, output_dir=output_dir, base_model_dir=base_model_dir,
             num_gpus=layout.nproc_per_node, resume=resume)]
     else:
-        program = [str(gr00t_repo / N16_SCRIPT), *gr00t_n16_args(
-            config, dataset_dir=dataset_dir, output_dir=output_dir, base_model_dir=base_model_dir, layout=layout)]
-    return Command(torchrun_argv(python, layout, program), engine_env(engine, generation, layout))
+        program = [str(gr00t_repo / spec.script), *gr00t_launch_finetune_args(
+            spec, config, dataset_dir=dataset_dir, output_dir=output_dir, base_model_dir=base_model_dir, layout=layout,
+            modality_config=modality_config)]
+    return Command(torchrun_argv(python, layout, program), engine_env(spec.engine, spec.generation or "", layout))
+
+
+def modality_config_path(spec: EngineSpec, work_dir: Path) -> Path | None:
+    """Where the entry puts the ``--modality-config-path`` file (engines that take modality configs only)."""
+    return work_dir / MODALITY_CONFIG_FILE if spec.generation and not spec.data_configs else None
+
+
+def prepare_modality_config(spec: EngineSpec, *, asset_root: Path | None, dataset_dir: Path, embodiment_tag: str,
+                            dest: Path) -> str:
+    """Write the modality config the trainer registers: the user's ``gr00t_modality_config.py`` from the asset
+    root when there is one, else one generated from meta/modality.json. Returns where it came from."""
+    shipped = asset_root / MODALITY_CONFIG_FILE if asset_root is not None else None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if shipped is not None and shipped.is_file():
+        dest.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+        return f"{MODALITY_CONFIG_FILE} from the asset"
+    modality = json.loads((dataset_dir / "meta" / "modality.json").read_text(encoding="utf-8"))
+    dest.write_text(modality_config_source(modality, embodiment_tag), encoding="utf-8")
+    return "generated from meta/modality.json"

@@ -28,7 +28,7 @@ from gr00t_aws.clients import AwsClients
 from gr00t_core import metrics
 from gr00t_core.content_types import content_type
 from gr00t_core.errors import EngineError, TrainingError, UploadError, UserError
-from gr00t_core.naming import gr00t_generation
+from gr00t_core.engines import spec_for
 from gr00t_core.parameters import Engine
 from gr00t_core.resolution import ResolvedConfig, resolve
 from gr00t_core.run import RunIdentity
@@ -173,6 +173,7 @@ class Entry:
             plan.config.values, python=str(self.env.gr00t_python) if gr00t else self.python, layout=plan.layout, dataset_dir=plan.dataset_dir,
             output_dir=self.env.checkpoint_dir, base_model_dir=base_model_dir, resume=plan.resume.latest is not None,
             gr00t_repo=self.env.gr00t_repo_dir, request_file=plan.request_file,
+            modality_config=engines.modality_config_path(spec_for(plan.config.values), self.env.work_dir),
         )
 
     def print_command(self) -> dict[str, Any]:
@@ -198,6 +199,12 @@ class Entry:
         self._timed("dataset", lambda: self._prepare_dataset(plan))
         self.model = self._timed("model", lambda: self._fetch_model(plan))
         command = self.command(plan, self.model.path)
+        modality = engines.modality_config_path(spec_for(plan.config.values), self.env.work_dir)
+        if modality is not None:
+            how = engines.prepare_modality_config(
+                spec_for(plan.config.values), asset_root=self.env.channel(contract.DATASET_CHANNEL),
+                dataset_dir=plan.dataset_dir, embodiment_tag=str(plan.config["embodimentTag"]), dest=modality)
+            log.info("modality config %s: %s", modality, how)
         if plan.config["engine"] == Engine.BUILTIN.value:
             write_json(plan.request_file, {
                 "dataset_dir": str(plan.dataset_dir),
@@ -216,8 +223,7 @@ class Entry:
     def _check_engine(self, plan: Plan) -> None:
         if plan.config["engine"] != Engine.ISAAC_GR00T.value:
             return
-        generation = gr00t_generation(str(plan.config["baseModelPath"]))
-        script = self.env.gr00t_repo_dir / (engines.N15_SCRIPT if generation == "1.5" else engines.N16_SCRIPT)
+        script = self.env.gr00t_repo_dir / spec_for(plan.config.values).script
         missing = [str(p) for p in (script, self.env.gr00t_python) if not p.is_file()]
         if missing:
             raise EngineError(
@@ -273,7 +279,7 @@ class Entry:
         from sagemaker_entry.tensorboard import EventMirror
 
         source = engines.trainer_tensorboard_dir(
-            str(plan.config["engine"]), gr00t_generation(str(plan.config["baseModelPath"])), self.env.checkpoint_dir)
+            str(plan.config["engine"]), spec_for(plan.config.values).generation or "", self.env.checkpoint_dir)
         if source is None:
             return None
         mirror = EventMirror(source, self.env.tensorboard_dir)
@@ -299,6 +305,8 @@ class Entry:
             log.info("trainer stopped after SIGTERM (exit code %d); copying what is complete", code)
         if self.events is not None:
             self.events.stop()  # the trainer has exited: copy its last records too
+        if not crashed and not interrupted and self.env.is_master:
+            self._timed("evaluation", lambda: self._evaluate(plan))
         upload_error: UploadError | None = None
         if self.publisher is not None:
             status = "interrupted" if interrupted else ("failed" if crashed else "completed")
@@ -314,6 +322,22 @@ class Entry:
         if upload_error is not None:
             raise upload_error
         return 0
+
+    def _evaluate(self, plan: Plan) -> None:
+        from sagemaker_entry import evaluation
+
+        spec = spec_for(plan.config.values)
+        if spec.generation is None:
+            return  # the builtin engine evaluated inside its trainer
+        info = read_json(plan.dataset_dir / "meta" / "info.json")
+        result = evaluation.evaluate(
+            spec, plan.config.values, python=str(self.env.gr00t_python), gr00t_repo=self.env.gr00t_repo_dir,
+            model_dir=self.env.checkpoint_dir, dataset_dir=plan.dataset_dir,
+            total_episodes=int(info.get("total_episodes") or 0), output_dir=self.env.checkpoint_dir)
+        if "failed" in result:
+            log.warning("open-loop evaluation: %s", result["failed"])
+            self.warnings.append(f"evaluation: {result['failed']}")
+        evaluation.write_result(self.env.checkpoint_dir, result)
 
     def _stop_deadline(self) -> float | None:
         return None if self.stop_at is None else self.stop_at + STOP_DEADLINE_SECONDS
@@ -396,7 +420,7 @@ class Entry:
             "output_uri": plan.identity.output_prefix_uri,
             "engine": plan.config["engine"],
             "base_model": plan.config["baseModelPath"],
-            "gr00t_generation": gr00t_generation(str(plan.config["baseModelPath"])),
+            "gr00t_generation": spec_for(plan.config.values).generation,
             "instance": {
                 "type": self.env.instance_type or plan.config["instanceType"],
                 "hosts": len(self.env.hosts),

@@ -80,7 +80,8 @@ def test_n16_uses_launch_finetune_with_a_global_batch():
                         resume=True, gr00t_repo=REPO, request_file=REQ)
     i = cmd.argv.index(str(REPO / "gr00t/experiment/launch_finetune.py"))
     args = cmd.argv[i + 1:]
-    assert args[args.index("--global-batch-size") + 1] == "64"  # 8 per GPU x 4 GPUs x 2 nodes
+    # experiment.py: per-device batch = global_batch_size // num_gpus (this node's GPUs): 8 per GPU x 4 GPUs
+    assert args[args.index("--global-batch-size") + 1] == "32"
     assert args[args.index("--embodiment-tag") + 1] == "NEW_EMBODIMENT"
     assert args[args.index("--num-gpus") + 1] == "4"
     for removed in ("--data-config", "--batch-size", "--lora-rank", "--report-to", "--video-backend", "--resume"):
