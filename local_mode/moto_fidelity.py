@@ -84,11 +84,14 @@ def _sagemaker(undo: list[Callable[[], None]]) -> None:
 
 
 def _stepfunctions(undo: list[Callable[[], None]]) -> None:
-    from moto.core.responses import EmptyResult
     from moto.core.exceptions import AWSError
+    from moto.core.responses import EmptyResult
     from moto.stepfunctions.parser import models as parser_models
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution import Execution
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -142,6 +145,29 @@ def _stepfunctions(undo: list[Callable[[], None]]) -> None:
 
         return wrapper
 
+    def abort_at_once(method: Callable[..., Any]) -> Callable[..., Any]:
+        # StopExecution ends the execution ABORTED at once and no state runs after it (StopExecution API reference;
+        # "a Catch does not run on abort"). moto only marks its engine stopped: a task waiting for its token waits
+        # on to its timeout, and the error then overwrites the stop, so the execution ends FAILED after its Catch.
+        def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> Any:
+            result = method(self, stop_date, error, cause)
+            if self.exec_status == ExecutionStatus.RUNNING:
+                self.exec_status, self.stop_date = ExecutionStatus.ABORTED, stop_date
+            return result
+
+        return stop
+
+    def stopped_stays_stopped(method: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(self.program_state(), ProgramStopped):
+                return None
+            return method(self, *args, **kwargs)
+
+        return guarded
+
+    _patch(Execution, "stop", abort_at_once(Execution.stop), undo)
+    _patch(Environment, "set_error", stopped_stays_stopped(Environment.set_error), undo)
+    _patch(Environment, "set_timed_out", stopped_stays_stopped(Environment.set_timed_out), undo)
     _patch(parser_models, "TaskTimedOut", ClosedTask, undo)
     _patch(parser_models, "TaskDoesNotExist", NoSuchTask, undo)
     _patch(StepFunctionResponse, "send_task_failure", send_task_failure, undo)

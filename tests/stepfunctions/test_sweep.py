@@ -142,13 +142,6 @@ def _start(world, name, **input_changes):
     return arn, job
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moto 5.2.5 does not end an execution on StopExecution while a task waits for its token: the task's wait "
-    "runs on, its timeout is caught (StopJob runs) and the execution ends FAILED. AWS ends it ABORTED at once and "
-    "no state runs (StopExecution API reference; a Catch does not run on abort). Needs a StopExecution patch in "
-    "local_mode/moto_fidelity.py.",
-)
 def test_an_aborted_execution_leaves_no_job_running(machine):
     sfn = machine.clients.stepfunctions
     arn, name = _start(machine, "run-aborted", timeoutSeconds=TASK_TIMEOUT)
