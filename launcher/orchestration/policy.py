@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gr00t_core.engines import spec_for
 from gr00t_core.errors import ConfigError
 from gr00t_core.instances import SAGEMAKER_INSTANCE_TYPES, unsupported_instance_type
 from gr00t_core.parameters import PARAMETERS_BY_NAME
@@ -46,6 +47,12 @@ def policy_problems(config: ResolvedConfig, settings: DeploymentSettings) -> lis
         problems.append(
             f"{_source(config, 'warmPoolKeepAliveSeconds')} = {v['warmPoolKeepAliveSeconds']} exceeds this deployment's "
             f"maximum of {settings.max_keep_alive_seconds} s ({env_name('max_keep_alive_seconds')})"
+        )
+    image_setting = spec_for(v).image_setting
+    if settings.image_uri and not getattr(settings, image_setting):
+        problems.append(
+            f"{_source(config, 'baseModelPath')} = {v['baseModelPath']!r} needs the {spec_for(v).label} training image, "
+            f"which this deployment has not configured; build it (docs/container.md) and set {env_name(image_setting)}"
         )
     if not settings.allows_base_model(v["baseModelPath"]):
         problems.append(

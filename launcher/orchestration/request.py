@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gr00t_core.engines import spec_for
 from gr00t_core.metrics import metric_definitions
 from gr00t_core.naming import JOB_NAME_MAX, JOB_NAME_PATTERN, output_folder_name, run_hash, training_job_name
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, ResolvedConfig
@@ -181,7 +182,7 @@ def build_training_job_request(
         "TrainingJobName": run.job_name,
         "HyperParameters": hyperparameters(config, run.identity, instance_type=itype),
         "AlgorithmSpecification": {
-            "TrainingImage": settings.image_uri,
+            "TrainingImage": getattr(settings, spec_for(v).image_setting),  # the engine table's image
             "TrainingInputMode": "File",
             "MetricDefinitions": metric_definitions(),
             "EnableSageMakerMetricsTimeSeries": True,

@@ -51,7 +51,11 @@ def _env(name: str, **kwargs: Any) -> Any:
 
 @dataclass(frozen=True)
 class DeploymentSettings:
-    image_uri: str = _env("GR00T_IMAGE_URI", default="")  # the training image in ECR
+    image_uri: str = _env("GR00T_IMAGE_URI", default="")  # the training image in ECR (builtin and GR00T N1.5)
+    # One image per later Isaac-GR00T generation (container/Dockerfile built with its GR00T_COMMIT); "" = that
+    # generation cannot be launched here. gr00t_core.engines names the field each engine runs on.
+    image_uri_n1_6: str = _env("GR00T_IMAGE_URI_N1_6", default="")
+    image_uri_n1_7: str = _env("GR00T_IMAGE_URI_N1_7", default="")
     role_arn: str = _env("GR00T_ROLE_ARN", default="")  # SageMaker execution role passed to the job
     # fnmatch patterns, e.g. "ml.g6e.*"; every instance type a config names (fallbacks too) must match one
     allowed_instance_types: tuple[str, ...] = _env("GR00T_ALLOWED_INSTANCE_TYPES", default=DEFAULT_ALLOWED_INSTANCE_TYPES)
@@ -106,7 +110,8 @@ class DeploymentSettings:
 
     def with_placeholders(self) -> DeploymentSettings:
         """A copy with clearly marked placeholders for what is missing (``--dry-run`` without settings)."""
-        return replace(self, **{name: PLACEHOLDER.format(env=env_name(name)) for name in ("image_uri", "role_arn") if not getattr(self, name)})
+        missing = ("role_arn", *IMAGE_FIELDS)
+        return replace(self, **{name: PLACEHOLDER.format(env=env_name(name)) for name in missing if not getattr(self, name)})
 
 
 def env_name(field_name: str) -> str:
@@ -115,6 +120,7 @@ def env_name(field_name: str) -> str:
 
 _FIELDS = {f.name: f for f in fields(DeploymentSettings)}
 ENV_NAMES: tuple[str, ...] = tuple(f.metadata["env"] for f in fields(DeploymentSettings))
+IMAGE_FIELDS = ("image_uri", "image_uri_n1_6", "image_uri_n1_7")
 
 
 def is_placeholder(value: str) -> bool:
@@ -150,8 +156,10 @@ def _validate(s: DeploymentSettings) -> list[str]:
 
     if s.role_arn and not is_placeholder(s.role_arn) and not _ROLE_ARN.match(s.role_arn):
         bad("role_arn", f"{s.role_arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
-    if s.image_uri and not is_placeholder(s.image_uri) and (len(s.image_uri) > 255 or re.search(r"\s", s.image_uri)):
-        bad("image_uri", f"{s.image_uri!r} is not an image URI (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG, <= 255 chars)")
+    for name in IMAGE_FIELDS:
+        uri = getattr(s, name)
+        if uri and not is_placeholder(uri) and (len(uri) > 255 or re.search(r"\s", uri)):
+            bad(name, f"{uri!r} is not an image URI (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG, <= 255 chars)")
     if not s.allowed_instance_types:
         bad("allowed_instance_types", "must name at least one instance type or pattern, e.g. ml.g6e.*")
     for name in ("max_instance_count", "max_runtime_seconds", "token_ttl_seconds"):

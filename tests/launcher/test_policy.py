@@ -35,3 +35,18 @@ def test_within_the_caps_nothing_is_said():
 def test_every_problem_is_listed():
     config = resolve(file={"instanceCount": 9, "maxRuntimeSeconds": 100000, "baseModelPath": "x/y", "gr00tGeneration": "1.5"})
     assert len(policy_problems(config, settings())) == 3
+
+
+def test_each_generation_launches_on_its_own_image_and_an_unconfigured_one_is_refused_naming_the_setting():
+    from tests.launcher.requests_util import request_for
+
+    n16 = resolve(file={"baseModelPath": "nvidia/GR00T-N1.6-3B"})
+    with pytest.raises(ConfigError, match=r"needs the Isaac-GR00T N1.6 training image.*set GR00T_IMAGE_URI_N1_6"):
+        enforce_policy(n16, settings())
+    assert policy_problems(n16, settings(image_uri_n1_6="1.dkr.ecr.us-east-1.amazonaws.com/gr00t:n1.6")) == []
+    assert policy_problems(resolve(file={}), settings()) == []  # N1.5 and builtin run on GR00T_IMAGE_URI
+    images = settings(image_uri="1.dkr.ecr.us-east-1.amazonaws.com/gr00t:n1.5",
+                      image_uri_n1_7="1.dkr.ecr.us-east-1.amazonaws.com/gr00t:n1.7")
+    for base, tag in (("nvidia/GR00T-N1.5-3B", "n1.5"), ("nvidia/GR00T-N1.7-3B", "n1.7")):
+        request = request_for({"baseModelPath": base}, images)
+        assert request["AlgorithmSpecification"]["TrainingImage"].endswith(f"gr00t:{tag}")
