@@ -63,3 +63,45 @@ def download_snapshot(
         raise ModelFetchError(f"downloading model {where} failed: {_scrub(str(exc), token)[:300]}") from None
     shutil.rmtree(dest / ".cache", ignore_errors=True)  # the hub client's download bookkeeping, not model files
     return dest
+
+
+def publish_folder(
+    repo_id: str, files: list[tuple[str, Path]], *, token: str, commit_message: str, private: bool = True,
+    endpoint: str | None = None,
+) -> str:
+    """One commit of ``files`` (path in repo, local file) to the model repo ``repo_id``, created (private) when
+    missing. Returns the commit URL. Raises :class:`UploadError` with the reason; the token never appears in it.
+
+    ``create_commit`` rather than ``upload_folder``: with ``hf_xet`` installed, upload_folder may split a large
+    folder into several commits ("(part N)", huggingface_hub ``HfApi.upload_folder`` docstring) and the run
+    promises one. Files go as open binary files, which takes huggingface_hub's LFS path (``_commit_api._upload_files``:
+    "Uploading files as a binary IO buffer is not supported by Xet Storage. Falling back to HTTP upload.").
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from gr00t_core.errors import UploadError
+
+    api = HfApi(endpoint=endpoint, token=token)
+    where = f"Hugging Face model repo {repo_id!r}"
+    handles = []
+    try:
+        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+        operations = []
+        for path_in_repo, local in files:
+            handle = open(local, "rb")  # noqa: SIM115 - closed below, after the commit has read it
+            handles.append(handle)
+            operations.append(CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=handle))
+        info = api.create_commit(repo_id, operations, commit_message=commit_message, repo_type="model")
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise UploadError(
+                f"the Hugging Face Hub refused to publish to {where} (HTTP {status}): the token in the hfTokenSecretId "
+                "secret needs write access to that namespace"
+            ) from None
+        raise UploadError(f"publishing to {where} failed: {_scrub(str(exc), token)[:300]}") from None
+    finally:
+        for handle in handles:
+            handle.close()
+    return str(info.commit_url)

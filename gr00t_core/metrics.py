@@ -48,6 +48,11 @@ METRICS: tuple[Metric, ...] = (
     # After training every engine logs its open-loop evaluation as "eval open_loop_mse=..." (builtin train.py,
     # sagemaker_entry/evaluation.py for Isaac-GR00T).
     Metric("eval:open_loop_mse", rf"eval open_loop_mse={_NUMBER}"),
+    # The inference check on the final checkpoint (sagemaker_entry/inference_check.py): 1 = passed, 0 = failed;
+    # latency of one get_action call, the first (model warm-up included) apart from the median of the rest.
+    Metric("inference:ok", rf"\[gr00t-sm\] inference_check ok={_NUMBER}"),
+    Metric("inference:first_call_ms", rf"\[gr00t-sm\] inference_check ok=\S+ first_call_ms={_NUMBER}"),
+    Metric("inference:median_call_ms", rf"\[gr00t-sm\] inference_check ok=\S+ first_call_ms=\S+ median_call_ms={_NUMBER}"),
 )
 
 
@@ -58,6 +63,16 @@ def metric_definitions() -> list[dict[str, str]]:
 
 def step_line(step: int, samples_per_second: float) -> str:
     return f"{LOG_PREFIX} step={step} samples_per_second={samples_per_second:.3f}"
+
+
+def inference_line(ok: bool, first_call_ms: float | None, median_call_ms: float | None) -> str:
+    """Only the figures measured are printed: a check that failed before any call still reports ok=0."""
+    line = f"{LOG_PREFIX} inference_check ok={int(ok)}"
+    if first_call_ms is not None:
+        line += f" first_call_ms={first_call_ms:.3f}"
+        if median_call_ms is not None:
+            line += f" median_call_ms={median_call_ms:.3f}"
+    return line
 
 
 def phase_line(phase: str, seconds: float) -> str:

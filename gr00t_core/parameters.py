@@ -79,6 +79,17 @@ def _check_base_model(value: str) -> str | None:
     return f"must be a Hugging Face id 'owner/name' (e.g. 'nvidia/GR00T-N1.5-3B') or an absolute local path, got {value!r}"
 
 
+def _check_hub_repo_id(value: str) -> str | None:
+    # Hub repo ids as huggingface_hub's validate_repo_id accepts them (utils/_validators.py: REPO_ID_REGEX,
+    # each part at most 96 characters, no '--' or '..'); the namespace is required so the release never lands in
+    # whatever account the token happens to belong to.
+    if not value:
+        return None
+    if any(len(part) > 96 for part in value.split("/")) or "--" in value or ".." in value or not _HUB_ID.match(value):
+        return f"must be a Hugging Face model repo id 'owner/name' (e.g. 'my-org/so101-gr00t'), got {value!r}"
+    return None
+
+
 def _check_instance_type(value: str) -> str | None:
     if value in INSTANCE_TYPES:
         return None
@@ -140,6 +151,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _P("gradientAccumulationSteps", int, 1, "Gradient accumulation steps.", minimum=1, maximum=1024),
     _P("saveTotalLimit", int, 5, "Checkpoints kept on the instance (all are uploaded to the asset).", minimum=1, maximum=1000),
     _P("seed", int, 42, "Random seed.", minimum=0, maximum=2**31 - 1),
+    _P("hubRepoId", str, "", "Publish the final checkpoint and model card to this private Hugging Face model repo "
+       "(created when missing; empty = no release).", extra_checks=(_check_hub_repo_id,)),
     _P("evalEpisodes", int, 1, "Episodes for the open-loop evaluation after training, every engine (0 = none).",
        minimum=0, maximum=1000),
 )

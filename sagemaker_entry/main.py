@@ -88,6 +88,7 @@ class Entry:
         self.publisher: Any = None
         self.events: Any = None  # copies the trainer's TensorBoard events when it cannot write them in place
         self.warnings: list[str] = []
+        self.inference: Any = None  # inference_check.CheckResult of the final checkpoint
 
     # --- signals --------------------------------------------------------------------------------------------
     def request_stop(self, *_: Any) -> None:
@@ -307,9 +308,12 @@ class Entry:
             self.events.stop()  # the trainer has exited: copy its last records too
         if not crashed and not interrupted and self.env.is_master:
             self._timed("evaluation", lambda: self._evaluate(plan))
+        if not crashed and not interrupted and self.env.is_master:
+            self.inference = self._timed("inference", lambda: self._inference_check(plan))
         upload_error: UploadError | None = None
         if self.publisher is not None:
-            status = "interrupted" if interrupted else ("failed" if crashed else "completed")
+            unusable = self.inference is not None and not self.inference.ok
+            status = "interrupted" if interrupted else ("failed" if crashed or unusable else "completed")
             try:
                 self._timed_upload(plan, status, deadline=self._stop_deadline())
             except UploadError as exc:
@@ -321,7 +325,24 @@ class Entry:
             )
         if upload_error is not None:
             raise upload_error
+        if self.inference is not None and not self.inference.ok:
+            from sagemaker_entry.inference_check import InferenceCheckError, describe
+
+            self.phase = "inference"
+            raise InferenceCheckError(describe(self.inference))
+        if self.publisher is not None and plan.config.get("hubRepoId"):
+            self._timed("release", lambda: self._release(plan))
         return 0
+
+    def _inference_check(self, plan: Plan) -> Any:
+        from sagemaker_entry import inference_check
+
+        return inference_check.for_entry(self.env, plan.config, plan.dataset_dir)
+
+    def _release(self, plan: Plan) -> None:
+        from sagemaker_entry import hub_release
+
+        hub_release.for_entry(self.env, plan.config, plan.identity, self.env.work_dir / "reports", self.clients.get)
 
     def _evaluate(self, plan: Plan) -> None:
         from sagemaker_entry import evaluation
@@ -386,9 +407,14 @@ class Entry:
             curve = plot_loss(self.trainer_log.losses, reports_dir / LOSS_CURVE, title=plan.identity.output_folder)
             if curve:
                 reports[LOSS_CURVE] = curve
-        summary = self.summary(plan, status, objects=publisher.object_count(reports=len(reports) + 1))
+        # + run_summary.json and the model card (README.md), written after the summary they count in
+        summary = self.summary(plan, status, objects=publisher.object_count(reports=len(reports) + 2))
         summary["upload"] = {"checkpoints": publisher.stats.checkpoints, "bytes": publisher.stats.bytes, "errors": errors}
         reports[RUN_SUMMARY] = write_json(reports_dir / RUN_SUMMARY, summary)
+        from sagemaker_entry import model_card
+
+        reports[model_card.CARD_FILE] = model_card.for_entry(summary, plan.config, plan.dataset_dir, self.env.checkpoint_dir,
+                                                             reports_dir, losses=self.trainer_log.losses)
         curve_path = reports.get(LOSS_CURVE) or self.env.checkpoint_dir / LOSS_CURVE
         try:
             publisher.upload_reports(reports)
@@ -433,6 +459,7 @@ class Entry:
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "model_cache": self.model.as_dict() if self.model else None,
             "eval": result.get("eval"),
+            "inference_check": self.inference.as_dict() if self.inference is not None else None,
             "train_result": result or None,
             "objects": objects,
             "warnings": warnings,
@@ -457,6 +484,8 @@ PHASE_HINTS = {
     "model": "fetching the base model",
     "training": "training",
     "upload": "copying outputs to the asset",
+    "inference": "loading the final checkpoint and running get_action on a dataset frame",
+    "release": "publishing to the Hugging Face Hub",
 }
 
 
