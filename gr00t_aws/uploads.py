@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from gr00t_aws.aws_errors import error_code
 from gr00t_core.content_types import content_type
 from gr00t_core.errors import UploadError
+from gr00t_core.s3_uri import S3Uri
 
 if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
     from mypy_boto3_s3 import S3Client
@@ -34,13 +35,9 @@ PERMANENT_CODES = ("AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "Signat
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix/")``."""
-    if not uri.startswith("s3://") or len(uri) <= 5:
-        raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket/prefix/)")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
-        raise ValueError(f"S3 URI without a bucket: {uri!r}")
-    return bucket, key
+    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix/")`` (:class:`gr00t_core.s3_uri.S3Uri`)."""
+    parsed = S3Uri.parse(uri)
+    return parsed.bucket, parsed.key
 
 
 def join_key(prefix: str, relative: str) -> str:

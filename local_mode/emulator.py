@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 import time
 import traceback
@@ -33,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from gr00t_core.environ import set_environ
+from gr00t_core.s3_uri import S3Uri
 from local_mode import moto_fidelity
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -209,17 +210,7 @@ class AwsEmulator:
         self._restore.append(unroute)
 
     def _set_env(self, values: Mapping[str, str]) -> None:
-        saved = {k: os.environ.get(k) for k in values}
-        os.environ.update(values)
-
-        def restore() -> None:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-        self._restore.append(restore)
+        self._restore.append(set_environ(values))
 
     @staticmethod
     def _reset() -> None:
@@ -430,7 +421,8 @@ class AwsEmulator:
 
     def download_prefix(self, uri: str, dest: Path) -> int:
         """Download every object under an ``s3://`` prefix into ``dest`` (keys relative to the prefix)."""
-        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        parsed = S3Uri.parse(uri)
+        bucket, prefix = parsed.bucket, parsed.key
         s3 = self.client("s3")
         count = 0
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

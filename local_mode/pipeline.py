@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
 import tempfile
 import uuid
@@ -28,9 +27,11 @@ from typing import Any, TextIO
 
 from gr00t_core import metrics
 from gr00t_core.content_types import content_type
+from gr00t_core.environ import environ
 from gr00t_core.errors import UserError
-from gr00t_core.parameters import to_string
 from gr00t_core.run import RunIdentity
+from gr00t_core.s3_uri import S3Uri
+from launcher.orchestration.vams import build_body
 from local_mode import docker_env
 from local_mode import state_machine as sm
 from local_mode.emulator import ACCOUNT_ID, AwsEmulator, Invocation
@@ -99,32 +100,23 @@ class LocalRunResult:
 def vams_body(*, asset_id: str, asset_name: str, execution: str, input_parameters: Mapping[str, Any],
               bucket: str = ASSET_BUCKET, auxiliary_bucket: str = AUXILIARY_BUCKET, pipeline: str = PIPELINE_ID,
               database_id: str = DATABASE_ID, user: str = "local-user") -> dict[str, Any]:
-    """The ``body`` VAMS sends its pipeline Lambda for a run on the asset's root (reference/vams-contract.md)."""
+    """The ``body`` VAMS sends its pipeline Lambda for a run on the asset's root (the one builder,
+    :func:`launcher.orchestration.vams.build_body`, with the fields VAMS adds for a workflow run)."""
     job = f"{execution[:5]}-{pipeline}"
-    output = f"s3://{bucket}/pipelines/{pipeline}/{job}/output/{execution}/"
     metadata = {"VAMS": {"assetData": {"assetName": asset_name, "description": f"local asset {asset_name}", "tags": []},
                          "assetMetadata": {}, "fileMetadata": {}, "fileAttributes": {}}}
-    return {
-        "inputS3AssetFilePath": f"s3://{bucket}/{asset_id}/",
-        "outputS3AssetFilesPath": output + "files/",
-        "outputS3AssetPreviewPath": output + "previews/",
-        "outputS3AssetMetadataPath": output + "metadata/",
-        "inputOutputS3AssetAuxiliaryFilesPath": f"s3://{auxiliary_bucket}/{asset_id}/pipelines/{pipeline}/",
-        "bucketAsset": bucket,
-        "bucketAssetAuxiliary": auxiliary_bucket,
-        "inputAssetFileKey": f"{asset_id}/",
-        "inputAssetLocationKey": f"{asset_id}/",
-        "outputType": OUTPUT_TYPE,
-        "inputMetadata": json.dumps(metadata),
-        # VAMS sends the registered parameters as strings
-        "inputParameters": json.dumps({k: to_string(v) for k, v in input_parameters.items()}) if input_parameters else "",
-        "executingUserName": user,
-        "executingRequestContext": {"identity": {"sourceIp": "127.0.0.1", "userAgent": "gr00t-sm local"}},
-        "assetId": asset_id,
-        "databaseId": database_id,
-        "workflowDatabaseId": database_id,
-        "workflowId": pipeline,
-    }
+    return build_body(
+        bucket=bucket, asset_key=f"{asset_id}/", asset_id=asset_id, database_id=database_id,
+        output_root=f"s3://{bucket}/pipelines/{pipeline}/{job}/output/{execution}/",
+        input_metadata=metadata, input_parameters=input_parameters, user=user,
+        inputOutputS3AssetAuxiliaryFilesPath=f"s3://{auxiliary_bucket}/{asset_id}/pipelines/{pipeline}/",
+        bucketAssetAuxiliary=auxiliary_bucket,
+        inputAssetFileKey=f"{asset_id}/",
+        outputType=OUTPUT_TYPE,
+        executingRequestContext={"identity": {"sourceIp": "127.0.0.1", "userAgent": "gr00t-sm local"}},
+        workflowDatabaseId=database_id,
+        workflowId=pipeline,
+    )
 
 
 def choose_runner(requested: str, status_fn: Callable[[], docker_env.DockerStatus] = docker_env.docker_status
@@ -143,21 +135,6 @@ def choose_runner(requested: str, status_fn: Callable[[], docker_env.DockerStatu
 def _handler(path: str) -> Callable[[Any, Any], Any]:
     module, _, attr = path.partition(":")
     return getattr(importlib.import_module(module), attr)
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """The Lambda functions' configuration: they run in this process, so it is this process's environment."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # --- the run --------------------------------------------------------------------------------------------------
@@ -188,7 +165,7 @@ class LocalPipeline:
             self.emulator = stack.enter_context(AwsEmulator(container_host=host, log_file=self.work / "moto.log"))
             self.view.step("emulator", f"moto on {self.emulator.endpoint}"
                            + (f" (containers: {self.emulator.container_endpoint})" if host else ""))
-            stack.enter_context(_environment(self._lambda_environment(image)))
+            stack.enter_context(environ(self._lambda_environment(image)))
             stack.enter_context(self._lambda_clients())
             result = LocalRunResult("RUNNING", runner, why)
             try:
@@ -412,7 +389,8 @@ class LocalPipeline:
         assert emu is not None
         if not result.output_uri:
             return
-        bucket, _, prefix = result.output_uri[len("s3://"):].partition("/")
+        output = S3Uri.parse(result.output_uri)
+        bucket, prefix = output.bucket, output.key
         s3 = emu.client("s3")
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=VAMS_REGISTRATION_LIMIT)
         keys = [item["Key"] for item in listing.get("Contents", [])]
@@ -458,7 +436,8 @@ def _output_uri(request: Mapping[str, Any]) -> str:
 
 
 def _upload(emulator: AwsEmulator, path: Path, uri: str) -> None:
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    target = S3Uri.parse(uri)
+    bucket, key = target.bucket, target.key
     emulator.client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type(key)})
 
 

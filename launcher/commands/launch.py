@@ -22,7 +22,7 @@ from typing import Any
 from gr00t_aws.clients import AwsClients
 from gr00t_core.errors import EventError, SettingsError
 from launcher.orchestration.settings import DeploymentSettings, load_settings
-from launcher.orchestration.vams import parse_vams_event, split_s3_uri
+from launcher.orchestration.vams import build_body, parse_vams_event, split_s3_uri
 
 STANDALONE_PIPELINE = "gr00t-standalone"
 TIMEOUT_MARGIN_SECONDS = 3600  # instance start-up, dataset download and model fetch before MaxRuntime counts
@@ -77,23 +77,9 @@ def standalone_event(
     base = base if base.endswith("/") else base + "/"
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", asset)
     run_root = f"{base}{STANDALONE_PIPELINE}/{slug}/output/{run_id}/"
-    return {
-        "body": {
-            "inputS3AssetFilePath": f"s3://{bucket}/{key}",
-            "outputS3AssetFilesPath": f"{run_root}files/",
-            "outputS3AssetPreviewPath": f"{run_root}previews/",
-            "outputS3AssetMetadataPath": f"{run_root}metadata/",
-            "bucketAsset": bucket,
-            "inputAssetLocationKey": key,
-            "assetId": asset,
-            "databaseId": database_id,
-            "inputMetadata": "",
-            "inputParameters": "",
-            "executingUserName": user,
-            "gr00tRunParameters": params,
-        },
-        "attempt": attempt,
-    }
+    body = build_body(bucket=bucket, asset_key=key, asset_id=asset, database_id=database_id, output_root=run_root,
+                      user=user, gr00tRunParameters=params)
+    return {"body": body, "attempt": attempt}
 
 
 def _load_event(args: argparse.Namespace, settings: DeploymentSettings) -> dict[str, Any]:

@@ -19,19 +19,58 @@ from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationE
 from pydantic import ConfigDict, StrictInt, StrictStr
 
 from gr00t_core.errors import ConfigError, EventError
+from gr00t_core.parameters import to_string
 from gr00t_core.resolution import parse_json_object
+from gr00t_core.s3_uri import S3Uri, S3UriError
 
-_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(.*)$")
 # s3://{bucketAsset}/pipelines/{pipeline}/{job}/output/{executionName}/files/
 _OUTPUT_PATH = re.compile(r"/pipelines/(?P<pipeline>[^/]+)/(?P<job>[^/]+)/output/(?P<execution>[^/]+)/files/?$")
 MAX_ATTEMPT = 99
 
 
 def split_s3_uri(uri: str, *, what: str) -> tuple[str, str]:
-    match = _S3_URI.match(uri)
-    if not match:
-        raise EventError(f"{what} must be an s3://bucket/key URI, got {uri!r}")
-    return match.group(1), match.group(2)
+    """(bucket, key) of ``uri`` (:class:`gr00t_core.s3_uri.S3Uri`); :class:`EventError` when it is not one."""
+    try:
+        parsed = S3Uri.parse(uri, what=what)
+    except S3UriError as exc:
+        raise EventError(str(exc)) from None
+    return parsed.bucket, parsed.key
+
+
+def build_body(
+    *,
+    bucket: str,
+    asset_key: str,
+    asset_id: str,
+    database_id: str,
+    output_root: str,
+    input_metadata: Mapping[str, Any] | None = None,
+    input_parameters: Mapping[str, Any] | None = None,
+    user: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    """The one builder of a VAMS pipeline ``body`` (what VAMS's workflow sends the pipeline Lambda; the fields of
+    VAMS's ``WorkflowExecutionInput``), for local mode and standalone runs alike.
+
+    ``output_root`` is the run's ``.../output/{execution}/`` prefix: files/, previews/ and metadata/ sit under it as
+    VAMS lays them out. ``input_metadata`` and ``input_parameters`` are sent as JSON strings ("" when empty), the
+    parameter values as strings, as VAMS sends them. ``extra`` adds fields (e.g. ``gr00tRunParameters``).
+    """
+    root = output_root if output_root.endswith("/") else output_root + "/"
+    return {
+        "inputS3AssetFilePath": f"s3://{bucket}/{asset_key}",
+        "outputS3AssetFilesPath": f"{root}files/",
+        "outputS3AssetPreviewPath": f"{root}previews/",
+        "outputS3AssetMetadataPath": f"{root}metadata/",
+        "bucketAsset": bucket,
+        "inputAssetLocationKey": asset_key,
+        "assetId": asset_id,
+        "databaseId": database_id,
+        "inputMetadata": json.dumps(dict(input_metadata)) if input_metadata else "",
+        "inputParameters": json.dumps({k: to_string(v) for k, v in input_parameters.items()}) if input_parameters else "",
+        "executingUserName": user,
+        **extra,
+    }
 
 
 def _json_object(value: Any, what: str) -> dict[str, Any]:
@@ -83,8 +122,10 @@ class VamsBody(BaseModel):
     @field_validator("inputS3AssetFilePath", "outputS3AssetFilesPath")
     @classmethod
     def _s3(cls, value: str) -> str:
-        if not _S3_URI.match(value):
-            raise ValueError(f"must be an s3://bucket/key URI, got {value!r}")
+        try:
+            S3Uri.parse(value)
+        except S3UriError:
+            raise ValueError(f"must be an s3://bucket/key URI, got {value!r}") from None
         return value
 
 

@@ -42,7 +42,7 @@ def _fail_first(client, operation, times):
 def test_parse_and_join():
     assert uploads.parse_s3_uri("s3://b/p/q/") == ("b", "p/q/")
     assert uploads.join_key("p/q/", "a.txt") == "p/q/a.txt" and uploads.join_key("", "a.txt") == "a.txt"
-    with pytest.raises(ValueError, match="not an S3 URI"):
+    with pytest.raises(ValueError, match="must be an s3://bucket/key URI"):
         uploads.parse_s3_uri("/local/path")
 
 

@@ -10,9 +10,9 @@ can follow what comes after.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,8 +25,10 @@ from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
 
 from gr00t_aws.clients import AwsClients
 from gr00t_core.data_configs import DATA_CONFIGS
+from gr00t_core.environ import set_environ
 from launcher.orchestration.settings import DeploymentSettings
 from local_mode import moto_fidelity
+from local_mode.emulator import LambdaContext
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -182,8 +184,7 @@ class World:
 def aws_world(**settings_overrides: Any) -> Iterator[World]:
     """moto with the asset bucket, the token table and the SageMaker patches; yields the world."""
     env = {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "POWERTOOLS_METRICS_NAMESPACE": "Gr00tSageMaker"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    restore_environ = set_environ(env)
     STOP_CALLS.clear()
     # moto's ASL engine logs every expected Task failure with the whole state tree: keep test output readable
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
@@ -204,25 +205,18 @@ def aws_world(**settings_overrides: Any) -> Iterator[World]:
     finally:
         remove_listener()
         uninstall()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore_environ()
 
 
-class FakeLambdaContext:
-    function_name = "vams-gr00t-finetune-launch"
-    memory_limit_in_mb = 512
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vams-gr00t-finetune-launch"
-    aws_request_id = "5f1c4f35-6a45-4d0b-9d58-5a5c3e9a4f21"
-    function_version = "$LATEST"
-    log_group_name = "/aws/lambda/vams-gr00t-finetune-launch"
-    log_stream_name = "2025/01/01/[$LATEST]0123456789abcdef"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 300_000
+# The one Lambda context stand-in (local mode's), with a launch function's names.
+FakeLambdaContext = functools.partial(
+    LambdaContext,
+    function_name="vams-gr00t-finetune-launch",
+    invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vams-gr00t-finetune-launch",
+    aws_request_id="5f1c4f35-6a45-4d0b-9d58-5a5c3e9a4f21",
+    log_group_name="/aws/lambda/vams-gr00t-finetune-launch",
+    log_stream_name="2025/01/01/[$LATEST]0123456789abcdef",
+)
 
 
 # ---------------------------------------------------------------- Step Functions helpers
@@ -324,9 +318,7 @@ def lambda_runtime(world: World) -> Iterator[None]:
     from lambda_handler import _runtime
     from launcher.orchestration.settings import settings_from_environment
 
-    env = settings_env(world.settings)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    restore_environ = set_environ(settings_env(world.settings))
     settings_from_environment.cache_clear()
     _runtime.use_clients(world.clients)
     try:
@@ -334,11 +326,7 @@ def lambda_runtime(world: World) -> Iterator[None]:
     finally:
         _runtime.use_clients(None)
         settings_from_environment.cache_clear()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore_environ()
 
 
 @contextmanager
