@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gr00t_core.errors import ConfigError
+from gr00t_core.json_text import JsonTextError, parse_json
 from gr00t_core.run import TENSORBOARD_LOCAL_PATH
 
 DEFAULT_BASE_DIR = "/opt/ml"
@@ -96,9 +97,9 @@ def _json_env(environ: Mapping[str, str], name: str) -> Any:
     if raw is None or raw == "":
         return None
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"environment variable {name} is not valid JSON ({exc.msg}): {raw[:200]!r}"]) from None
+        return parse_json(raw, name=f"environment variable {name}")
+    except JsonTextError as exc:
+        raise ConfigError([f"{exc}: {raw[:200]!r}"]) from None
 
 
 def _json_file(path: Path, *, required: bool = False) -> Any:
@@ -107,11 +108,11 @@ def _json_file(path: Path, *, required: bool = False) -> Any:
             raise ConfigError([f"{path} is missing: the container was not started as a SageMaker training job"])
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        return parse_json(path.read_bytes(), name=str(path))
+    except OSError as exc:
         raise ConfigError([f"{path} cannot be read ({exc}); the training job's input configuration is broken"]) from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})"]) from None
+    except JsonTextError as exc:
+        raise ConfigError([str(exc)]) from None
 
 
 def hyperparameter_string(value: Any) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from gr00t_core.errors import ConfigError
+from gr00t_core.json_text import JsonTextError, parse_json
 
 
 def add_asset_arguments(parser: Any) -> None:
@@ -21,18 +21,18 @@ def json_object_argument(value: str, option: str) -> dict[str, Any]:
     if not value:
         return {}
     source = option
-    text = value
+    content: str | bytes = value
     if value.startswith("@"):
         path = Path(value[1:])
         source = f"{option} file {str(path)!r}"
         try:
-            text = path.read_text(encoding="utf-8")
+            content = path.read_bytes()
         except OSError as exc:
             raise ConfigError([f"{source} cannot be read ({exc.strerror or exc}); give an existing JSON file"]) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"{source} is not valid JSON (line {exc.lineno}: {exc.msg})"]) from None
+        data = parse_json(content, name=source)
+    except JsonTextError as exc:
+        raise ConfigError([str(exc)]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{source} must be a JSON object like {{\"maxSteps\": 100}}, got {type(data).__name__}"])
     return data

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gr00t_core.errors import SettingsError
+from gr00t_core.json_text import JsonTextError, parse_json
 
 DEFAULT_ALLOWED_INSTANCE_TYPES = ("ml.g6e.*",)
 DEFAULT_MAX_INSTANCE_COUNT = 4
@@ -231,11 +231,11 @@ def load_settings(environ: Mapping[str, str] | None = None, settings_file: str |
         return settings
     path = Path(settings_file)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_bytes(), name=f"settings file {str(path)!r}")
     except FileNotFoundError:
         raise SettingsError(f"settings file {str(path)!r} does not exist; pass an existing JSON file to --settings") from None
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"settings file {str(path)!r} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except JsonTextError as exc:
+        raise SettingsError(str(exc)) from None
     if not isinstance(data, dict):
         raise SettingsError(f"settings file {str(path)!r} must hold a JSON object of GR00T_* keys, found {type(data).__name__}")
     return settings_from_mapping(data, base=settings, source=f"settings file {str(path)!r}")
