@@ -1,6 +1,6 @@
 """GR00T N1.5 data configs (``DATA_CONFIG_MAP``) and the modality.json layouts this project can create.
 
-Keys and modality names come from Isaac-GR00T N1.5 (reference/gr00t-reference.md). A data config names the
+Keys and modality names come from Isaac-GR00T N1.5 (https://github.com/NVIDIA/Isaac-GR00T, gr00t/experiment/data_config.py). A data config names the
 video/state/action/language keys GR00T will look up in ``meta/modality.json``; a *layout* additionally fixes
 the state/action index ranges and the video source columns, which is what is needed to write a missing
 modality.json. Only configs whose recording layout is known have one.
@@ -269,7 +269,7 @@ def example_modality(config: DataConfig) -> dict[str, Any]:
 
 
 # Codecs each GR00T N1.5 video backend cannot decode. decord's wheels bundle an FFmpeg without an AV1 decoder
-# (reference/gr00t-reference.md, Isaac-GR00T issue #342 and the SO-101 AV1 reports), and AV1 is what LeRobot
+# (https://github.com/NVIDIA/Isaac-GR00T/blob/main/gr00t/data/video.py, Isaac-GR00T issue #342 and the SO-101 AV1 reports), and AV1 is what LeRobot
 # records by default; torchvision_av (PyAV) and torchcodec use the FFmpeg they are built against.
 UNDECODABLE_BY_BACKEND: dict[str, frozenset[str]] = {"decord": frozenset({"av1"})}
 DECODES_EVERYTHING_WE_SHIP = "torchvision_av"  # PyAV with the image's FFmpeg (libdav1d): h264, hevc and av1

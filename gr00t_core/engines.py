@@ -8,7 +8,7 @@ builder in :mod:`sagemaker_entry.engines` and their tests.
 Sources of the Isaac-GR00T facts (repository NVIDIA/Isaac-GR00T):
 
 * N1.5 at ``4af2b622892f7dcb5aae5a3fb70bcb02dc217b96`` (last N1.5 commit on main): ``scripts/gr00t_finetune.py``
-  (tyro flags in /work/shared/reference/gr00t-reference.md); seed 42 and save_total_limit 5 are hard-coded there,
+  (tyro flags of https://github.com/NVIDIA/Isaac-GR00T scripts/gr00t_finetune.py); seed 42 and save_total_limit 5 are hard-coded there,
   so ``seed``/``saveTotalLimit`` have no flag.
 * N1.6 at ``0c8fb7d52a89f9bcb4369053813315df647533c2``: ``gr00t/configs/finetune_config.py`` (FinetuneConfig has
   ``video_backend``, no seed, no resume field) and ``gr00t/experiment/launch_finetune.py`` ("Launch finetuning for

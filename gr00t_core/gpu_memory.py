@@ -17,7 +17,7 @@ defaults: batch 32, tune projector + diffusion model, no LoRA):
   repeated in the Isaac-GR00T README): default = 25 GiB, so a 24 GB RTX 4090 runs out of memory.
 * Freezing the diffusion model saves about 8 GB (Isaac-GR00T README, as quoted in issue #10): with 14 extra bytes per
   trainable parameter that is 8 GiB / 14 B = 0.61 G parameters in the action head's DiT.
-* "batch 8 ~ 31 GB" (Isaac-GR00T issue #153, /work/shared/reference/gr00t-reference.md) is NOT used: the issue does not
+* "batch 8 ~ 31 GB" (https://github.com/NVIDIA/Isaac-GR00T/issues/153) is NOT used: the issue does not
   state what was tuned, and with the two points above no setting with a frozen backbone reaches 31 GB at batch 8.
 
 Component sizes of the 3B models (parameters):

@@ -1,6 +1,6 @@
 """SageMaker training instance types this project knows, with their GPU counts.
 
-Source: the SageMaker instance tables (reference/sagemaker-reference.md). Only GPU types make sense for GR00T;
+Source: the SageMaker instance tables (https://aws.amazon.com/sagemaker/pricing/, "Instance details"; docs/deploy.md). Only GPU types make sense for GR00T;
 ``local``/``local_cpu`` are the SageMaker Python SDK's local-mode types (no GPU).
 
 This table, not botocore's service model, decides which types a job may ask for: the Lambda runtime bundles its

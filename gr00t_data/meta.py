@@ -4,7 +4,7 @@ Pure Python (json only): the launch Lambda runs these on files read from S3 befo
 :mod:`gr00t_data.prepare` runs them first on local folders. ``read(relpath)`` returns a file's bytes, or None
 when the file does not exist. Real errors (GR00T would crash or train on the wrong columns) go to ``errors``;
 quirks that real datasets ship with and GR00T tolerates (NVIDIA's own demo: ``total_chunks: 0``, a split wider
-than the episodes, a listed camera without files) go to ``warnings``. Facts: reference/lerobot-format.md.
+than the episodes, a listed camera without files) go to ``warnings``. Facts: LeRobot's dataset format (https://github.com/huggingface/lerobot, lerobot/common/datasets/lerobot_dataset.py, codebase v2.0/v2.1); docs/datasets.md.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class PreflightResult:
         return not self.errors
 
     def as_json(self) -> dict[str, Any]:
-        """The ``--json`` object of design.md: config, provenance, dataset, errors, warnings."""
+        """The ``gr00t-sm preflight --json`` object (README.md): config, provenance, dataset, errors, warnings."""
         resolved = self.config.as_dict() if self.config else {"config": {}, "provenance": {}}
         return {
             "config": resolved["config"],

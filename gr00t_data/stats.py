@@ -1,6 +1,6 @@
 """GR00T-compatible ``meta/stats.json``: mean, std, min, max, q01, q99 per dimension of every numeric column.
 
-Semantics match Isaac-GR00T N1.5 ``calculate_dataset_statistics`` (reference/gr00t-reference.md): every parquet
+Semantics match Isaac-GR00T N1.5 ``calculate_dataset_statistics`` (https://github.com/NVIDIA/Isaac-GR00T, gr00t/data/dataset.py): every parquet
 column except ``annotation.*``, values as float32, population std, numpy's linear quantiles at 0.01 and 0.99.
 GR00T gets there by concatenating pandas frames and building one Python object per row; here each column is
 read by pyarrow straight into one preallocated float32 matrix (rows x dims), so memory stays about the size of

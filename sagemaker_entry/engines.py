@@ -97,7 +97,7 @@ def _flag(name: str, value: bool) -> str:
 def gr00t_n15_args(
     config: Mapping[str, Any], *, dataset_dir: Path, output_dir: Path, base_model_dir: Path, num_gpus: int, resume: bool
 ) -> list[str]:
-    """Arguments of N1.5 ``scripts/gr00t_finetune.py`` (flag table in reference/gr00t-reference.md)."""
+    """Arguments of N1.5 ``scripts/gr00t_finetune.py`` (flags: https://github.com/NVIDIA/Isaac-GR00T scripts/gr00t_finetune.py at the pinned commit)."""
     c = config
     return [
         "--dataset-path", str(dataset_dir),

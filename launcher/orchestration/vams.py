@@ -1,6 +1,6 @@
 """The VAMS pipeline event, as Powertools parser (pydantic) models, and what the launcher derives from it.
 
-VAMS invokes the pipeline Lambda with ``{"body": {...}}`` (reference/vams-contract.md); ``body`` is normally an
+VAMS invokes the pipeline Lambda with ``{"body": {...}}`` (https://github.com/awslabs/visual-asset-management-system, backend/backend/handlers/workflows, VAMS 2.5); ``body`` is normally an
 object but may arrive as a JSON string, ``inputMetadata`` / ``inputParameters`` are JSON strings (``""`` allowed)
 and the callback token is ``body.TaskToken``. This project's own state machine sends the same body and puts the
 token beside it (``{"body": ..., "TaskToken": ...}``) because ASL cannot add a key to an object it passes through.

@@ -1,6 +1,6 @@
 """A prepared LeRobot v2.0/v2.1 dataset seen through a GR00T data config, as the builtin engine trains on it.
 
-GR00T's loader semantics (reference/gr00t-reference.md): the data config names ``video.*``, ``state.*`` and
+GR00T's loader semantics (https://github.com/NVIDIA/Isaac-GR00T, gr00t/data/dataset.py): the data config names ``video.*``, ``state.*`` and
 ``action.*`` keys; ``meta/modality.json`` maps each to a slice of a parquet column (or a video column) and the
 language key to the column holding the task index; ``meta/stats.json`` gives per-dimension min/max for the
 [-1, 1] normalisation. Episode data (state, action, task per frame) is small and read into memory once; video
