@@ -39,11 +39,9 @@ MAX_FPS = 1000  # above any camera a robot dataset records with; larger values a
 MAX_COUNT = 10**9  # episodes, frames, chunk size: far beyond real datasets, small enough for any arithmetic
 STATE_KEY = "observation.state"  # modality.json default original_key of state entries (GR00T)
 ACTION_KEY = "action"
-CONVERT_HINT = (
-    "GR00T N1.5 reads LeRobot v2.0/v2.1 only: convert the dataset with Isaac-GR00T's "
-    "scripts/lerobot_conversion/convert_v3_to_v2.py (main branch of github.com/NVIDIA/Isaac-GR00T) "
-    "and upload the converted folder"
-)
+V3_TASKS = "meta/tasks.parquet"
+# GR00T N1.5 reads v2.x only; a v3.0 dataset is converted (gr00t_data.convert) on a copy before training.
+V3_NOTE = "LeRobot v3.0 dataset: converted to v2.1 in the job (per-episode files on a copy; the asset is not changed)"
 
 
 @dataclass
@@ -129,14 +127,21 @@ def _check_version(info: dict[str, Any], read: Reader, has_episodes: bool, repor
         )
         raise _Stop
     if parsed[0] >= 3:
-        report.errors.append(f"{INFO}: this is a LeRobot {version} dataset (episodes in meta/episodes/*.parquet). {CONVERT_HINT}")
-        raise _Stop
+        if has_episodes or read(V3_TASKS) is None:
+            report.errors.append(
+                f"{INFO} says {version} but the folder has the LeRobot v2 layout ({EPISODES}, no {V3_TASKS}); "
+                "set codebase_version to the version the files were written with ('v2.1')"
+            )
+            raise _Stop
+        report.warnings.append(V3_NOTE)
+        return f"v{parsed[0]}.{parsed[1]}"
     if parsed[0] < 2:
         report.errors.append(f"{INFO}: LeRobot {version} is too old for GR00T; convert it to v2.1 with LeRobot's conversion scripts")
         raise _Stop
     if not has_episodes and read("meta/tasks.parquet") is not None:
         report.errors.append(
-            f"{INFO} says {version} but the folder has the LeRobot v3.0 layout (meta/tasks.parquet, no {EPISODES}). {CONVERT_HINT}"
+            f"{INFO} says {version} but the folder has the LeRobot v3.0 layout ({V3_TASKS}, no {EPISODES}); "
+            "set codebase_version to 'v3.0' (it is then converted to v2.1 in the job)"
         )
         raise _Stop
     text = f"v{parsed[0]}.{parsed[1]}"
@@ -145,7 +150,7 @@ def _check_version(info: dict[str, Any], read: Reader, has_episodes: bool, repor
     return text
 
 
-def _check_info_fields(info: dict[str, Any], report: MetaReport) -> None:
+def _check_info_fields(info: dict[str, Any], report: MetaReport, *, v3: bool = False) -> None:
     err = report.errors.append
     fps = info.get("fps")
     if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not 0 < fps <= MAX_FPS:
@@ -160,16 +165,19 @@ def _check_info_fields(info: dict[str, Any], report: MetaReport) -> None:
     if not _is_int(chunks) or not 1 <= chunks <= MAX_COUNT:
         err(f"{INFO}: chunks_size must be a positive integer, got {chunks!r}")
     data_path = info.get("data_path")
-    problem = _template_problem(data_path, ("episode_chunk", "episode_index"))
-    if problem:
-        err(f"{INFO}: data_path must be a pattern such as 'data/chunk-{{episode_chunk:03d}}/episode_{{episode_index:06d}}.parquet' "
-            f"({problem}), got {data_path!r}")
+    # v3.0 (LeRobot >= 0.4) addresses files, not episodes: data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet
+    episode = ("chunk_index", "file_index") if v3 else ("episode_chunk", "episode_index")
+    data_problem = _template_problem(data_path, episode)
+    if data_problem:
+        example = ("data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet" if v3
+                   else "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet")
+        err(f"{INFO}: data_path must be a pattern such as {example!r} ({data_problem}), got {data_path!r}")
     video_path = info.get("video_path")
-    problem = None if video_path is None else _template_problem(video_path, ("episode_chunk", "video_key", "episode_index"))
+    problem = None if video_path is None else _template_problem(video_path, (*episode, "video_key"))
     if problem:
-        err(f"{INFO}: video_path must be null or a pattern using {{episode_chunk}}, {{video_key}} and {{episode_index}} "
-            f"({problem}), got {video_path!r}")
-    paths_broken = bool(_template_problem(data_path, ("episode_chunk", "episode_index")) or problem)
+        err(f"{INFO}: video_path must be null or a pattern using " + ", ".join(f"{{{n}}}" for n in (*episode, "video_key"))
+            + f" ({problem}), got {video_path!r}")
+    paths_broken = bool(data_problem or problem)
     for key, feature in info["features"].items():
         if not isinstance(feature, dict) or "dtype" not in feature or not isinstance(feature.get("shape"), list):
             err(f"{INFO}: feature {key!r} must be an object with 'dtype' and a 'shape' list, got {feature!r}")
@@ -196,7 +204,7 @@ def _template_problem(pattern: Any, allowed: tuple[str, ...]) -> str | None:
         if conversion or (spec and not re.fullmatch(r"0?\d{1,2}d?", spec)):
             return f"placeholder {{{name}}} has an unsupported format {spec or conversion!r}"
     try:
-        sample = pattern.format(episode_chunk=0, episode_index=0, video_key="k")
+        sample = pattern.format(episode_chunk=0, episode_index=0, video_key="k", chunk_index=0, file_index=0)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         return f"cannot be filled in ({exc})"
     if sample.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", sample):
@@ -415,8 +423,8 @@ def _summary(version: str, info: dict[str, Any], episodes: list[dict[str, Any]],
     report.summary = {
         "version": version,
         "robot_type": info.get("robot_type"),
-        "episodes": len(episodes),
-        "frames": sum(e["length"] for e in episodes),
+        "episodes": len(episodes) if episodes else info.get("total_episodes"),
+        "frames": sum(e["length"] for e in episodes) if episodes else info.get("total_frames"),
         "fps": info.get("fps"),
         "tasks": tasks,
         "cameras": {k: _codec(f) for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"},
@@ -424,6 +432,8 @@ def _summary(version: str, info: dict[str, Any], episodes: list[dict[str, Any]],
         "action_dim": _width(features.get(action_key)),
         "modality": f"will be created from {data_config}" if report.modality_is_template else "present",
     }
+    if version.startswith("v3"):
+        report.summary["conversion"] = "converted to v2.1 in the job"
 
 
 def check_meta(read: Reader, data_config: str) -> MetaReport:
@@ -443,11 +453,15 @@ def check_meta(read: Reader, data_config: str) -> MetaReport:
             raise _Stop
         episodes_raw = read(EPISODES)
         version = _check_version(info, read, episodes_raw is not None, report)
-        _check_info_fields(info, report)
+        v3 = version.startswith("v3")
+        _check_info_fields(info, report, v3=v3)
         report.info = info
-        episodes = _check_episodes(info, _load_jsonl(episodes_raw, EPISODES, report), report)
+        if v3:  # episodes and tasks are parquet (the Lambda reads JSON only): the conversion checks them
+            episodes, tasks = [], info.get("total_tasks") if _is_int(info.get("total_tasks")) else 0
+        else:
+            episodes = _check_episodes(info, _load_jsonl(episodes_raw, EPISODES, report), report)
+            tasks = _check_tasks(_load_jsonl(read(TASKS), TASKS, report), episodes, report)
         report.episodes = episodes
-        tasks = _check_tasks(_load_jsonl(read(TASKS), TASKS, report), episodes, report)
         if info.get("video_path") is None and config is not None and config.video_keys:
             report.errors.append(
                 f"{INFO}: video_path is null but data config {data_config!r} needs cameras {', '.join(config.video_names)}; "
@@ -461,13 +475,13 @@ def check_meta(read: Reader, data_config: str) -> MetaReport:
 
 
 __all__ = [
-    "CONVERT_HINT",
     "EPISODES",
     "INFO",
     "MODALITY",
     "MetaReport",
     "STATS",
     "TASKS",
+    "V3_NOTE",
     "check_meta",
     "data_file",
     "parse_jsonl",

@@ -10,6 +10,7 @@ stats.json): the result lists them.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from gr00t_core.parameters import lookup
 from gr00t_core.resolution import CONFIG_FILE_NAME, TIER_LABELS, ResolvedConfig, Tier, parse_config_file, resolve
 from gr00t_core.data_configs import backend_problem, is_custom_config
 from gr00t_data.custom_config import check_custom_config
-from gr00t_data.prepare import prepare_dataset
+from gr00t_data.convert import convert_and_prepare, is_v3
+from gr00t_data.prepare import PrepareReport, prepare_dataset
 
 _DATASET_PARAMETERS = ("datasetPath", "dataConfig")
 
@@ -153,7 +155,7 @@ def run_preflight(
         result.errors.extend(check_custom_config(asset_dir, str(settings["dataConfig"])))
     try:
         # An asset that is not ready is left as it is: with configuration errors the dataset is only checked.
-        report = prepare_dataset(dataset_dir, str(settings["dataConfig"]), decode_check=decode_check, write=result.ready)
+        report = _check_dataset(dataset_dir, str(settings["dataConfig"]), decode_check=decode_check, write=result.ready)
     except DatasetError as exc:
         result.errors.extend(_in_dataset(rel, p) for p in exc.problems)
         return result
@@ -164,6 +166,18 @@ def run_preflight(
         result.errors.append(f"dataset {rel}/: {problem}")
     result.warnings.extend(_in_dataset(rel, w) for w in report.warnings)
     return result
+
+
+def _check_dataset(dataset_dir: Path, data_config: str, *, decode_check: bool, write: bool) -> PrepareReport:
+    """prepare_dataset, or for LeRobot v3.0 the conversion the job will make, on a temporary copy: the asset
+    keeps its v3.0 files, and the job converts again from them."""
+    if not is_v3(dataset_dir):
+        return prepare_dataset(dataset_dir, data_config, decode_check=decode_check, write=write)
+    with tempfile.TemporaryDirectory(prefix="gr00t-v3-") as scratch:
+        _, report = convert_and_prepare(dataset_dir, Path(scratch) / "v2.1", data_config, decode_check=decode_check)
+    report.prepared.clear()  # written into the copy, not into the asset
+    report.summary["prepared"] = []
+    return report
 
 
 def _in_dataset(rel: str, message: str) -> str:

@@ -267,6 +267,9 @@ def prepare_dataset(dataset_dir: Path, data_config: str, *, decode_check: bool =
             [f"{root}: dataset folder not found; datasetPath must name the folder holding meta/, data/ and videos/"]
         )
     meta = check_meta(local_reader(root), data_config)
+    if str(meta.summary.get("version", "")).startswith("v3"):
+        raise DatasetError([f"{root}: a LeRobot v3.0 dataset is prepared through its v2.1 conversion "
+                            "(gr00t_data.convert.convert_and_prepare into another folder)"])
     problems, warnings = list(meta.errors), list(meta.warnings)
     data = None
     codecs: dict[str, str] = {}

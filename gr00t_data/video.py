@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -63,34 +64,63 @@ def _quiet_svt() -> Iterator[None]:
             os.environ.pop("SVT_LOG", None)
 
 
-def write_video(path: Path, frames: np.ndarray, *, fps: int, codec: str = "h264", crf: int = 30, gop: int = 2) -> None:
-    """Encode RGB frames ``(T, H, W, 3) uint8`` to an mp4 the way LeRobot records (yuv420p, short GOP, CRF).
+class VideoWriter:
+    """An mp4 being encoded frame by frame (frame i at i / fps); :func:`open_writer` makes one."""
+
+    def __init__(self, path: Path, *, fps: float, encoder: str, width: int, height: int, crf: int, gop: int) -> None:
+        options = {"g": str(gop), "crf": str(crf)}
+        if encoder == "libsvtav1":
+            options["preset"] = "10"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _quiet_svt():
+            self._container = av.open(str(path), "w", format="mp4")
+            rate = Fraction(fps).limit_denominator(1001)
+            self._stream = self._container.add_stream(encoder, rate=rate)
+            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+            self._stream.thread_count = 1
+            self._stream.options = options
+        self._count = 0
+
+    def write(self, frame: av.VideoFrame) -> None:
+        frame.pts = self._count
+        self._count += 1
+        with _quiet_svt():
+            self._container.mux(self._stream.encode(frame))
+
+    def close(self) -> None:
+        with _quiet_svt():
+            self._container.mux(self._stream.encode())
+        self._container.close()
+
+
+def open_writer(path: Path, *, fps: float, codec: str = "h264", width: int, height: int, crf: int = 30, gop: int = 2) -> VideoWriter:
+    """Start an mp4 the way LeRobot records (yuv420p, short GOP, CRF); ``codec`` is a LeRobot name or an encoder.
 
     Raises ValueError when no encoder for ``codec`` is available in this PyAV build.
     """
     encoder = encoder_for(codec)
     if encoder is None:
         raise ValueError(f"no {codec} encoder in this PyAV build (available codecs: h264, av1 when built in)")
+    return VideoWriter(path, fps=fps, encoder=encoder, width=width, height=height, crf=crf, gop=gop)
+
+
+def write_video(path: Path, frames: np.ndarray, *, fps: int, codec: str = "h264", crf: int = 30, gop: int = 2) -> None:
+    """Encode RGB frames ``(T, H, W, 3) uint8`` to an mp4 the way LeRobot records (yuv420p, short GOP, CRF).
+
+    Raises ValueError when no encoder for ``codec`` is available in this PyAV build.
+    """
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames.shape[1:3]
-    options = {"g": str(gop), "crf": str(crf)}
-    if encoder == "libsvtav1":
-        options["preset"] = "10"
-    with _quiet_svt(), av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream(encoder, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.thread_count = 1
-        stream.options = options
-        for index, image in enumerate(frames):
-            frame = _yuv420p_frame(image)
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    writer = open_writer(path, fps=fps, codec=codec, width=width, height=height, crf=crf, gop=gop)
+    try:
+        for image in frames:
+            writer.write(yuv420p_frame(image))
+    finally:
+        writer.close()
 
 
-def _yuv420p_frame(image: np.ndarray) -> av.VideoFrame:
+def yuv420p_frame(image: np.ndarray) -> av.VideoFrame:
     """An RGB image as a yuv420p frame whose row padding is zeroed.
 
     FFmpeg leaves the padding at the end of each row uninitialised and x264 reads it, so the same images could
@@ -164,10 +194,13 @@ def read_frames(path: Path) -> np.ndarray:
 
 __all__ = [
     "VideoProbe",
+    "VideoWriter",
     "VideoReadError",
     "decode_first_frame",
     "encoder_for",
+    "open_writer",
     "probe_video",
     "read_frames",
     "write_video",
+    "yuv420p_frame",
 ]

@@ -114,8 +114,16 @@ def make_working_copy(source: Path, dest: Path) -> WorkingCopy:
 
 def prepare(source: Path, dest: Path, data_config: str, *, decode_check: bool = True) -> tuple[WorkingCopy, Any]:
     """Make the working copy and prepare it (modality.json, stats.json); returns the copy and the report."""
+    from gr00t_data.convert import convert_and_prepare, is_v3
     from gr00t_data.prepare import prepare_dataset
 
+    if is_v3(source):
+        # GR00T N1.5 reads v2.x only: the working copy is the v2.1 conversion (new files, nothing linked).
+        if dest.exists():
+            shutil.rmtree(dest)  # our own scratch from an earlier attempt on this instance
+        _, report = convert_and_prepare(source, dest, data_config, decode_check=decode_check)
+        files = sum(1 for p in dest.rglob("*") if p.is_file())
+        return WorkingCopy(dest, 0, files, False), report
     copy = make_working_copy(source, dest)
     report = prepare_dataset(copy.path, data_config, decode_check=decode_check)
     return copy, report

@@ -196,7 +196,7 @@ def test_meta_errors_stop_before_anything_is_written(dualcam: Path) -> None:
     info = json.loads((dualcam / "meta/info.json").read_text())
     info["codebase_version"] = "v3.0"
     (dualcam / "meta/info.json").write_text(json.dumps(info))
-    assert any("convert_v3_to_v2.py" in p for p in _fail(dualcam))
+    assert any("says v3.0 but the folder has the LeRobot v2 layout" in p for p in _fail(dualcam))
 
 
 def test_unknown_data_config(dualcam: Path) -> None:

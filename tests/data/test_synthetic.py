@@ -97,10 +97,10 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path: Path) -> None:
 def test_encoder_input_rows_are_zero_padded() -> None:
     # x264 reads the row padding of its input planes, which FFmpeg leaves uninitialised: the same frames then
     # encoded to different bytes now and then (seen in this suite). The encoder input has zeroed padding.
-    from gr00t_data.video import _yuv420p_frame
+    from gr00t_data.video import yuv420p_frame
 
     image = np.random.default_rng(0).integers(0, 255, (24, 30, 3), dtype=np.uint8)
-    frame = _yuv420p_frame(image)
+    frame = yuv420p_frame(image)
     reference = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
     for plane, ref in zip(frame.planes, reference.planes):
         rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height]

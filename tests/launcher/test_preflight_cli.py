@@ -143,7 +143,7 @@ BAD = [
     ("dataset symlinked out", _symlinked_dataset, r"datasetPath 'dataset' \(from defaults\) leads outside the asset"),
     ("a dataset file symlinked out", _symlinked_file, r"the dataset links to files outside the asset \(dataset/data/chunk-000/episode_000001.parquet -> "),
     ("missing dataset folder", _config(datasetPath="recordings"), r"datasetPath 'recordings' \(from gr00t_config.json\): folder .*recordings not found"),
-    ("v3.0 dataset", _v3, r"dataset/meta/info.json: this is a LeRobot v3.0 dataset.*convert_v3_to_v2.py"),
+    ("v3.0 label on v2 files", _v3, r"dataset/meta/info.json says v3.0 but the folder has the LeRobot v2 layout"),
     ("missing video", lambda a: (a / "dataset/videos/chunk-000/observation.images.wrist/episode_000000.mp4").unlink(),
      r"observation.images.wrist: 1 of 2 video file\(s\) missing: videos/chunk-000/observation.images.wrist/episode_000000.mp4"),
     ("corrupted parquet", _truncate("data/chunk-000/episode_000001.parquet"),
