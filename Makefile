@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench lint clean docker-ready
+.PHONY: install test test-fast demo bench lint check-extras clean docker-ready
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The extras resolved as a user installs them (clean throwaway venv, `pip install .[local,dev]`, pip check, smoke
+# imports); `make test` uses the pinned requirements with --no-deps instead.
+check-extras:
+	scripts/check_extras.sh
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

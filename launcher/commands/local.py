@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gr00t_core.errors import UserError
 from launcher.commands._args import add_asset_arguments, json_object_argument
 
 
@@ -90,7 +91,28 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: no job, container or server left behind
 
 
+# What `gr00t-sm local` needs beyond the base install: the `local` extra of pyproject.toml. moto's server mode
+# runs on flask; the SageMaker SDK runs the container runner (its local mode).
+LOCAL_EXTRA_MODULES = ("moto", "flask", "sagemaker")
+LOCAL_EXTRA_INSTALL = "pip install 'gr00t-sagemaker[local]'"
+
+
+def missing_local_modules() -> list[str]:
+    """The modules of the ``local`` extra that this environment lacks (none once it is installed)."""
+    import importlib.util
+
+    return [name for name in LOCAL_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+
+
+def require_local_extra() -> None:
+    """One line naming the install command, instead of a ModuleNotFoundError traceback halfway through a run."""
+    missing = missing_local_modules()
+    if missing:
+        raise UserError(f"local mode needs {', '.join(missing)} (the 'local' extra); install it with: {LOCAL_EXTRA_INSTALL}")
+
+
 def run(args: argparse.Namespace) -> int:
+    require_local_extra()
     from local_mode.pipeline import LocalRunOptions, run_local
 
     options = LocalRunOptions(

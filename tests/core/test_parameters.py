@@ -112,13 +112,3 @@ def test_to_string_round_trips_through_coerce():
     for name, value in defaults().items():
         p = PARAMETERS_BY_NAME[name]
         assert coerce(p, to_string(value)) == value, name
-
-
-def test_readme_documents_every_parameter_with_its_default():
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    for name, value in defaults().items():
-        p = PARAMETERS_BY_NAME[name]
-        shown = to_string(value) if value not in ("", []) else "—"
-        assert f"| `{name}` | `{p.metadata_key}` | `{shown}` |" in readme, name
