@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from gr00t_core.data_configs import DATA_CONFIGS, NONEXISTENT_CONFIGS, is_custom_config
 from gr00t_core.instances import DEFAULT_INSTANCE_TYPE, INSTANCE_TYPES
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     ISAAC_GR00T = "isaac-gr00t"  # NVIDIA's own trainer (CUDA + flash-attn): production
     BUILTIN = "builtin"  # this project's CPU-capable flow-matching policy: smoke runs, local mode, CI
 

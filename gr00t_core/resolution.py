@@ -22,7 +22,7 @@ import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from gr00t_core import engines, gpu_memory, json_text
@@ -40,7 +40,7 @@ from gr00t_core.parameters import (
 )
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     FILE = "file"
     RUN = "run"
     METADATA = "metadata"
