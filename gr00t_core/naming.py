@@ -22,12 +22,6 @@ def model_short_name(base_model_path: str) -> str:
     return re.sub(r"[^A-Za-z0-9.\-]", "-", name)
 
 
-def gr00t_generation(base_model_path: str) -> str:
-    """'1.5', '1.6' or '1.7' from the model name; N1.5 when the name says nothing (local checkpoints)."""
-    match = re.search(r"N1\.(\d)", base_model_path, flags=re.IGNORECASE)
-    return f"1.{match.group(1)}" if match else "1.5"
-
-
 def run_hash(*parts: str, length: int = 10) -> str:
     """A short stable hash of the run identity (hex)."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -353,7 +353,7 @@ def for_entry(env: Any, config: Mapping[str, Any], dataset_dir: Path) -> CheckRe
     import logging
 
     from gr00t_core.metrics import inference_line
-    from gr00t_core.naming import gr00t_generation
+    from gr00t_core.engines import spec_for
     from sagemaker_entry.checkpoints import list_checkpoints
 
     engine = str(config["engine"])
@@ -361,7 +361,7 @@ def for_entry(env: Any, config: Mapping[str, Any], dataset_dir: Path) -> CheckRe
     if not found:
         result = CheckResult(False, engine, "(none)", error=f"the trainer saved no checkpoint-N folder in {env.checkpoint_dir}")
     else:
-        result = for_run(engine=engine, generation=gr00t_generation(str(config["baseModelPath"])), checkpoint=found[-1][1],
+        result = for_run(engine=engine, generation=spec_for(config).generation, checkpoint=found[-1][1],
                          dataset_dir=dataset_dir, config=config, gr00t_python=str(env.gr00t_python),
                          work_dir=env.work_dir / "inference_check")
     print(inference_line(result.ok, result.first_call_ms, result.median_call_ms), flush=True)

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from gr00t_core.data_configs import ACTION_HORIZON
-from gr00t_core.naming import gr00t_generation
+from gr00t_core.engines import spec_for
 from gr00t_core.resolution import TIER_LABELS, Tier
 
 CARD_FILE = "README.md"
@@ -161,7 +161,7 @@ def render(
 
     engine = str(config["engine"])
     base_model = str(config["baseModelPath"])
-    generation = gr00t_generation(base_model) if engine != "builtin" else None
+    generation = spec_for(config).generation  # None for the builtin engine
     dataset, cameras, modality = _dataset_summary(dataset_dir, str(config["dataConfig"]))
     inference = summary.get("inference_check")
     eval_result = summary.get("eval") or {}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gr00t_core.naming import gr00t_generation
+from gr00t_core.engines import spec_for
 from gr00t_core.resolution import resolve
 from sagemaker_entry import engines
 from sagemaker_entry.engines import NodeLayout, build_command, node_layout
@@ -129,7 +129,8 @@ def test_world_size():
     ],
 )
 def test_where_each_engine_leaves_tensorboard_events_for_the_entry_to_copy(engine, base_model, expected):
-    assert engines.trainer_tensorboard_dir(engine, gr00t_generation(base_model), OUT) == expected
+    generation = spec_for({"engine": engine, "baseModelPath": base_model}).generation
+    assert engines.trainer_tensorboard_dir(engine, generation, OUT) == expected
     if expected is not None:  # and the argv asks the trainer for them
         config = _config(engine=engine, baseModelPath=base_model)
         argv = build_command(config, python=PY, layout=_layout(config, ["algo-1"], "algo-1", gpus=1), dataset_dir=DATA,
