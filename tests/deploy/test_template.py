@@ -45,6 +45,15 @@ def test_environment_variables_are_deployment_settings():
     assert {"GR00T_IMAGE_URI", "GR00T_ROLE_ARN", "GR00T_TOKEN_TABLE"} <= ours
 
 
+def test_every_engine_image_setting_is_a_template_parameter():
+    # The launcher picks the image from the engine table; a setting the stack cannot fill refuses that generation.
+    from gr00t_core.engines import ENGINES
+    from launcher.orchestration.settings import env_name
+
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert {env_name(spec.image_setting) for spec in ENGINES} <= set(env)
+
+
 def test_pass_role_only_for_the_training_role():
     # the launch Lambda starts jobs; the job-events Lambda relaunches one on a fallback type after a capacity failure
     passes = {r: s for r in ("LaunchFunction", "JobEventsFunction", "StopFunction") for s in _statements(r) if "iam:PassRole" in str(s.get("Action"))}
