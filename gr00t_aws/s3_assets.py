@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from gr00t_aws.aws_errors import error_code, error_message
 from gr00t_core.errors import AssetError
@@ -45,6 +45,17 @@ def _asset_error(exc: ClientError, bucket: str, key: str, action: str) -> AssetE
     return AssetError(f"S3 error {code or 'unknown'} {action} {where}: {error_message(exc) or exc}")
 
 
+# Requests botocore cannot even build: a bucket name outside botocore's VALID_BUCKET ``^[a-zA-Z0-9.\-_]{1,255}$``
+# (botocore/handlers.py, validate_bucket_name) raises ParamValidationError, which is not a ClientError; a key with
+# a lone surrogate cannot be encoded into the URL (UnicodeEncodeError). Both are the event's fault, not S3's.
+_UNSENDABLE = (ParamValidationError, UnicodeEncodeError)
+
+
+def _unsendable(exc: Exception, bucket: str, key: str, action: str) -> AssetError:
+    detail = exc.kwargs.get("report", exc) if isinstance(exc, ParamValidationError) else "the key is not UTF-8 text"
+    return AssetError(f"Cannot request {action} s3://{bucket!r}/{key!r} ({detail}); check bucketAsset and the S3 paths in the event")
+
+
 def read_object(s3: S3Client, bucket: str, key: str, *, max_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> bytes | None:
     """The object's bytes, or None when it does not exist. Larger than ``max_bytes``: AssetError, body unread."""
     try:
@@ -53,6 +64,8 @@ def read_object(s3: S3Client, bucket: str, key: str, *, max_bytes: int = DEFAULT
         if error_code(exc) in _MISSING:
             return None
         raise _asset_error(exc, bucket, key, "reading") from None
+    except _UNSENDABLE as exc:
+        raise _unsendable(exc, bucket, key, "reading") from None
     body = response["Body"]
     try:
         size = int(response.get("ContentLength", 0))
@@ -72,6 +85,8 @@ def prefix_exists(s3: S3Client, bucket: str, prefix: str) -> bool:
         response = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
     except ClientError as exc:
         raise _asset_error(exc, bucket, prefix, "listing") from None
+    except _UNSENDABLE as exc:
+        raise _unsendable(exc, bucket, prefix, "listing") from None
     return bool(response.get("KeyCount") or response.get("Contents"))
 
 

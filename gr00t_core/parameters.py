@@ -7,12 +7,12 @@ hyperparameters): :func:`coerce` turns them into typed values or says precisely 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gr00t_core import json_text
 from gr00t_core.data_configs import DATA_CONFIGS, NONEXISTENT_CONFIGS, is_custom_config
 from gr00t_core.instances import DEFAULT_INSTANCE_TYPE, INSTANCE_TYPES
 
@@ -178,6 +178,9 @@ class CoercionError(ValueError):
     """A value cannot be turned into the parameter's type or breaks its bounds; the message says why."""
 
 
+_INT_DIGITS = 18
+
+
 def _coerce_type(p: Parameter, raw: Any) -> Any:
     if p.type is bool:
         if isinstance(raw, bool):
@@ -197,6 +200,10 @@ def _coerce_type(p: Parameter, raw: Any) -> Any:
         if isinstance(raw, str):
             text = raw.strip()
             if re.fullmatch(r"[+-]?\d+", text):
+                # every integer parameter is bounded far below 10**18; a longer one is out of range (and past
+                # 4,300 digits int() itself refuses it with a ValueError)
+                if len(text.lstrip("+-")) > _INT_DIGITS:
+                    raise CoercionError(f"expected an integer of at most {_INT_DIGITS} digits, got {len(text)} characters ({text[:20]}...)")
                 return int(text)
             try:
                 as_float = float(text)
@@ -226,9 +233,9 @@ def _coerce_type(p: Parameter, raw: Any) -> Any:
             text = raw.strip()
             if text.startswith("["):
                 try:
-                    raw = json.loads(text)
-                except json.JSONDecodeError:
-                    raise CoercionError(f"expected a JSON list or comma-separated values, got {raw!r}") from None
+                    raw = json_text.parse_json(text, name="the list")
+                except json_text.JsonTextError:
+                    raise CoercionError(f"expected a JSON list or comma-separated values, got {raw[:80]!r}") from None
             else:
                 return [part.strip() for part in text.split(",") if part.strip()]
         if isinstance(raw, list) and all(isinstance(v, str) for v in raw):

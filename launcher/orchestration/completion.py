@@ -10,14 +10,14 @@ launched by a workflow, or long expired) are ignored, and so are events that are
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parser import BaseModel, ValidationError, parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationError, parse
 from pydantic import ConfigDict, StrictStr
 
 from gr00t_aws.callbacks import (
@@ -30,6 +30,8 @@ from gr00t_aws.callbacks import (
 )
 from gr00t_aws.sagemaker_jobs import (
     ACTIVE_STATUSES,
+    EVENT_SOURCE,
+    STATE_CHANGE_DETAIL_TYPE,
     TERMINAL_STATUSES,
     CapacityUnavailable,
     create_or_adopt,
@@ -41,12 +43,15 @@ from gr00t_aws.sagemaker_jobs import (
 )
 from gr00t_aws.task_tokens import TaskTokenStore, TokenRecord, TokenState
 from gr00t_core.errors import EventError
+from gr00t_core.naming import JOB_NAME_PATTERN
 from launcher.orchestration.limits import create_training_job_model, validate_training_job_request
 from launcher.orchestration.request import relaunch_job_name, relaunch_request
 
 if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): types only, not shipped in the Lambda package
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_stepfunctions import SFNClient
+
+_log = logging.getLogger(__name__)
 
 # Token-record attribute: instance types still to try, in order, when SageMaker has no capacity for the job.
 FALLBACKS_ATTRIBUTE = "fallbacks"
@@ -81,22 +86,40 @@ class CompletionResult:
         return {"action": self.action.value, "trainingJobName": self.job_name, "trainingJobStatus": self.job_status, "summary": self.summary}
 
 
-# Members a state-change event may lack; DescribeTrainingJob fills them in for the summary.
+# Members a slim job state may lack; DescribeTrainingJob fills them in for the summary.
 _SUMMARY_MEMBERS = ("FinalMetricDataList", "BillableTimeInSeconds", "HyperParameters", "ResourceConfig")
 
 
 def _complete_details(job: Mapping[str, Any], sm: SageMakerClient) -> Mapping[str, Any]:
+    """The job with DescribeTrainingJob's members (they win: SageMaker's truth over an event's hints). Fails soft:
+    the callback goes out with what there is when SageMaker cannot be asked."""
     if all(m in job for m in _SUMMARY_MEMBERS):
         return job
-    described = describe_job(sm, job["TrainingJobName"])
-    return {**(described or {}), **job} if described else job
+    try:
+        described = describe_job(sm, job["TrainingJobName"])
+    except Exception:  # noqa: BLE001 - decoration only, see _safe_summary
+        _log.warning("could not describe training job %s for its summary", job.get("TrainingJobName"), exc_info=True)
+        return job
+    return {**job, **described} if described else job
+
+
+def _safe_summary(job: Mapping[str, Any]) -> dict[str, Any]:
+    """job_summary, or its two essential members when a member is malformed: the callback never waits on
+    optional decoration (metrics, billing, instance details)."""
+    try:
+        return job_summary(job)
+    except Exception:  # noqa: BLE001 - decoration only; the status is what the workflow needs
+        _log.warning("summary of training job %s incomplete: a member is malformed", job.get("TrainingJobName"), exc_info=True)
+        status = str(job.get("TrainingJobStatus", ""))
+        return {"status": "SUCCEEDED" if status == "Completed" else "FAILED", "trainingJobName": str(job.get("TrainingJobName", "")), "trainingJobStatus": status}
 
 
 def failure_cause(job: Mapping[str, Any]) -> str:
     name = job.get("TrainingJobName", "")
-    status = job.get("TrainingJobStatus", "")
+    status = str(job.get("TrainingJobStatus", ""))
     reason = job.get("FailureReason") or ("stopped before it finished" if status == "Stopped" else "no reason given")
-    itype = (job.get("ResourceConfig") or {}).get("InstanceType", "")
+    resource = job.get("ResourceConfig")
+    itype = resource.get("InstanceType", "") if isinstance(resource, Mapping) else ""
     return (
         f"SageMaker training job {name} {status.lower()}: {reason} "
         f"(instance type {itype}; logs: CloudWatch log group /aws/sagemaker/TrainingJobs, streams {name}/algo-*)"
@@ -106,7 +129,7 @@ def failure_cause(job: Mapping[str, Any]) -> str:
 def _send_result(job: Mapping[str, Any], record: TokenRecord, sfn: SFNClient) -> CallbackOutcome:
     status = job["TrainingJobStatus"]
     if status == "Completed":
-        return send_success(sfn, record.task_token, job_summary(job))
+        return send_success(sfn, record.task_token, _safe_summary(job))
     error = ERROR_TRAINING_STOPPED if status == "Stopped" else ERROR_TRAINING_FAILED
     return send_failure(sfn, record.task_token, error, failure_cause(job))
 
@@ -153,7 +176,7 @@ def _complete(job: Mapping[str, Any], record: TokenRecord, store: TaskTokenStore
         store.release(record)  # let EventBridge's retry of this event send the callback
         raise
     action = Action.CALLBACK_SENT if outcome is CallbackOutcome.SENT else Action.TASK_GONE
-    return CompletionResult(action, name, status, job_summary(job))
+    return CompletionResult(action, name, status, _safe_summary(job))
 
 
 @dataclass(frozen=True)
@@ -208,11 +231,19 @@ def on_job_state_change(
 class TrainingJobStateDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    # The one member read from the event: everything else about the job comes from DescribeTrainingJob.
     TrainingJobName: StrictStr
-    TrainingJobStatus: StrictStr
 
 
-class TrainingJobStateChange(EventBridgeModel):
+class TrainingJobStateChange(BaseModel):
+    """Only what routes the event (EventBridge user guide, "Amazon EventBridge events": source, detail-type,
+    detail). The other envelope members (time, resources, ...) are not read, so a malformed one does not cost a
+    job its callback."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    source: StrictStr
+    detail_type: StrictStr = Field(alias="detail-type")
     detail: TrainingJobStateDetail
 
 
@@ -225,16 +256,31 @@ def parse_job_event(event: Any) -> TrainingJobStateChange:
 
 
 def handle_job_event(event: Any, *, store: TaskTokenStore, sfn: SFNClient, sm: SageMakerClient, policy: OrphanPolicy = OrphanPolicy()) -> CompletionResult:
-    """Parse a SageMaker state-change event, then :func:`on_job_state_change`.
+    """Parse a SageMaker state-change event, then :func:`on_job_state_change` on the job as DescribeTrainingJob
+    describes it now.
 
-    A malformed or foreign event is answered IGNORED with the reason in the summary, not raised: EventBridge would
-    retry a failed invocation, and the same event would fail the same way every time.
+    The event only names the job: its other members are hints, and a malformed one (ResourceConfig as a string,
+    FinalMetricDataList of non-objects) must not stand between a finished job and its callback; a late event
+    cannot roll the state back either. A malformed or foreign event is answered IGNORED with the reason in the
+    summary, not raised: EventBridge would retry a failed invocation, and the same event would fail the same way
+    every time.
     """
     try:
         parsed = parse_job_event(event)
     except EventError as exc:
         return CompletionResult(Action.IGNORED, "", "", {"reason": str(exc)})
-    detail = parsed.detail.model_dump()
-    if parsed.source != "aws.sagemaker":
-        return CompletionResult(Action.IGNORED, detail["TrainingJobName"], detail["TrainingJobStatus"], {"reason": f"event source {parsed.source!r}"})
-    return on_job_state_change(detail, store=store, sfn=sfn, sm=sm, policy=policy)
+    name = parsed.detail.TrainingJobName
+    if parsed.source != EVENT_SOURCE or parsed.detail_type != STATE_CHANGE_DETAIL_TYPE:
+        return CompletionResult(Action.IGNORED, "", "", {"reason": f"event {parsed.source!r} / {parsed.detail_type!r}"})
+    if not JOB_NAME_PATTERN.match(name):  # never a key to look up: "" or a name SageMaker could not have given
+        return CompletionResult(Action.IGNORED, "", "", {"reason": f"TrainingJobName {name[:80]!r} is not a training job name"})
+    if store.get(name) is None:  # not ours (or long answered): no DescribeTrainingJob call for others' jobs
+        return CompletionResult(Action.UNKNOWN_JOB, name, "")
+    job = describe_job(sm, name)
+    if job is None:
+        # SageMaker keeps every job it ran, so this is a replayed or hand-made event (local mode, tests): its
+        # members are all there is, used only when the status is at least a string
+        job = parsed.detail.model_dump()
+        if not isinstance(job.get("TrainingJobStatus"), str):
+            return CompletionResult(Action.IGNORED, name, "", {"reason": "no such job and no TrainingJobStatus in the event"})
+    return on_job_state_change(job, store=store, sfn=sfn, sm=sm, policy=policy)

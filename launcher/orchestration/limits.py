@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +30,19 @@ MAX_RUNTIME_LIMIT = 28 * 86400
 MAX_KEEP_ALIVE = 3600  # developer guide (the API model allows 21600)
 
 # Java-regex classes used by the service model, as Python's re spells them (\w for letters is a little looser:
-# it also takes digits and "_", which every pattern using \p{L} allows anyway).
-_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d", r"\p{Z}": r"\s", r"\p{Alnum}": r"a-zA-Z0-9"}
+# it also takes digits and "_", which every pattern using \p{L} allows anyway; \d for numbers is a little
+# stricter: it refuses No such as "²"). Java's \p{Z} is the Unicode separator category (Zs, Zl, Zp), not
+# Python's \s: tab, newline and U+0085 are control characters (Cc) that SageMaker's TagKey / TagValue pattern
+# ``([\p{L}\p{Z}\p{N}_.:/=+\-@]*)`` refuses (botocore/data/sagemaker/2017-07-24/service-2.json).
+_SEPARATORS = "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)).startswith("Z"))  # none above U+3000
+_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d", r"\p{Z}": re.escape(_SEPARATORS), r"\p{Alnum}": r"a-zA-Z0-9"}
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+
+def tag_character_ok(ch: str) -> bool:
+    r"""Whether SageMaker's tag pattern takes ``ch``: a letter, separator or number (Java's \p{L} \p{Z} \p{N}: the
+    Unicode categories L*, Z*, N*) or one of ``_.:/=+-@``."""
+    return unicodedata.category(ch)[0] in "LZN" or ch in _TAG_PUNCTUATION
 _SECRET_WORDS = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "APIKEY"}
 _SECRET_PAIRS = {("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("API", "KEY")}
 _REFERENCE_WORDS = {"ID", "ARN", "NAME"}  # hfTokenSecretId names a secret, it is not one

@@ -8,7 +8,6 @@ check their output against the SageMaker service model (botocore Stubber) and :m
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from gr00t_core.metrics import metric_definitions
 from gr00t_core.naming import JOB_NAME_MAX, JOB_NAME_PATTERN, output_folder_name, run_hash, training_job_name
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, ResolvedConfig
 from gr00t_core.run import TENSORBOARD_LOCAL_PATH, RunIdentity
+from launcher.orchestration.limits import tag_character_ok
 from launcher.orchestration.settings import DeploymentSettings
 from launcher.orchestration.vams import AssetLocation, RunOrigin
 
@@ -38,7 +38,6 @@ JOB_ENVIRONMENT: dict[str, str] = {
 
 TAG_PREFIX_VAMS = "vams:"
 TAG_PREFIX_GR00T = "gr00t:"
-_TAG_UNSAFE = re.compile(r"[^\w\s_.:/=+\-@]")
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,9 @@ def job_name_for(origin: RunOrigin, settings: DeploymentSettings) -> str:
 
 
 def tag_value(value: str) -> str:
-    """A value SageMaker accepts as a tag (letters, digits, spaces and ``_.:/=+-@``; at most 256 characters)."""
-    return _TAG_UNSAFE.sub("_", value)[:256]
+    """A value SageMaker accepts as a tag (letters, digits, separators and ``_.:/=+-@``; at most 256 characters):
+    anything else, a newline or tab from an id included, becomes ``_``."""
+    return "".join(ch if tag_character_ok(ch) else "_" for ch in value[:256])
 
 
 def run_tags(origin: RunOrigin, config: ResolvedConfig) -> dict[str, str]:

@@ -101,7 +101,8 @@ def check_dataset(s3: S3Client, location: AssetLocation, config: ResolvedConfig)
         raise DatasetError(
             [
                 f"nothing found under {uri}: upload the LeRobot dataset (meta/, data/, videos/) into the asset folder "
-                f"{dataset_path!r}, or set datasetPath in {CONFIG_FILE_NAME} to the folder that holds it"
+                f"{dataset_path!r}, or set datasetPath in {CONFIG_FILE_NAME} to the folder that holds it (the asset "
+                "folder is the event's bucketAsset + inputAssetLocationKey, else the folder of inputS3AssetFilePath)"
             ],
             header="The asset has no dataset",
         )

@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationError, field_validator, parse
 from pydantic import ConfigDict, StrictInt, StrictStr
 
+from gr00t_core import json_text
 from gr00t_core.errors import ConfigError, EventError
 from gr00t_core.parameters import to_string
 from gr00t_core.resolution import parse_json_object
@@ -71,6 +72,13 @@ def build_body(
         "executingUserName": user,
         **extra,
     }
+
+
+def _is_bucket_name(value: str) -> bool:
+    try:
+        return S3Uri.parse(f"s3://{value}/").bucket == value
+    except S3UriError:
+        return False
 
 
 def _json_object(value: Any, what: str) -> dict[str, Any]:
@@ -128,6 +136,22 @@ class VamsBody(BaseModel):
             raise ValueError(f"must be an s3://bucket/key URI, got {value!r}") from None
         return value
 
+    # Every other URI the run writes to: optional (empty = not written), but a malformed one would launch a job
+    # that fails only after training, when the entry uploads there.
+    @field_validator("outputS3AssetMetadataPath", "outputS3AssetPreviewPath")
+    @classmethod
+    def _optional_s3(cls, value: str) -> str:
+        return cls._s3(value) if value else value
+
+    @field_validator("bucketAsset")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        # the bucket of the asset root when set: the same characters as a bucket in an S3 URI (botocore refuses
+        # some of the rest before sending, with ParamValidationError)
+        if value and not _is_bucket_name(value):
+            raise ValueError(f"must be an S3 bucket name (lowercase letters, digits, dots or hyphens), got {value!r}")
+        return value
+
 
 class VamsEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -140,10 +164,7 @@ class VamsEvent(BaseModel):
     @classmethod
     def _body(cls, value: Any) -> Any:
         if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"body is a string but not valid JSON ({exc.msg} at character {exc.pos})") from None
+            return json_text.parse_json(value, name="body (a JSON string)")  # its JsonTextError is a ValueError
         return value
 
     @property
@@ -166,11 +187,15 @@ def _describe_errors(exc: ValidationError) -> list[str]:
 
 def parse_vams_event(event: Any) -> VamsEvent:
     """Validate a raw Lambda event; :class:`EventError` lists every bad field."""
-    if isinstance(event, str):
-        try:
-            event = json.loads(event)
-        except json.JSONDecodeError as exc:
-            raise EventError(f"The pipeline event is not valid JSON ({exc.msg}); expected {{\"body\": {{...}}}}") from None
+    try:
+        # The Lambda runtime's json.loads lets NaN, lone surrogates and any depth through: the same bounds as
+        # every other JSON document (gr00t_core.json_text), naming the member.
+        if isinstance(event, str):
+            event = json_text.parse_json(event, name="The pipeline event")
+        else:
+            json_text.check_value(event, name="The pipeline event")
+    except json_text.JsonTextError as exc:
+        raise EventError(f"{exc}; expected {{\"body\": {{...}}}} as VAMS sends it") from None
     if not isinstance(event, Mapping):
         raise EventError(f"The pipeline event must be a JSON object with a 'body', got {type(event).__name__}")
     try:
@@ -185,20 +210,22 @@ def find_task_token(event: Any) -> str | None:
     """The callback token of an event that may fail validation, so the failure can still be reported."""
     if isinstance(event, str):
         try:
-            event = json.loads(event)
-        except json.JSONDecodeError:
+            event = json_text.parse_json(event, name="event")
+        except json_text.JsonTextError:
             return None
     if not isinstance(event, Mapping):
         return None
     body = event.get("body")
     if isinstance(body, str):
         try:
-            body = json.loads(body)
-        except json.JSONDecodeError:
+            body = json_text.parse_json(body, name="body")
+        except json_text.JsonTextError:
             body = None
     for source in (body if isinstance(body, Mapping) else {}, event):
         token = source.get("TaskToken")
-        if isinstance(token, str) and 0 < len(token) <= 2048:
+        # 1-2048 characters (Step Functions API reference, SendTaskFailure taskToken); a token that is not UTF-8
+        # text cannot be sent at all
+        if isinstance(token, str) and 0 < len(token) <= 2048 and json_text.value_problem(token) is None:
             return token
     return None
 

@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     import lambda_handler.launch, lambda_handler.job_events, lambda_handler.stop
-    from tests.launcher.aws_env import aws_world, dataset_meta, lambda_runtime, waiting_task, FakeLambdaContext, load_event
+    from tests.launcher.aws_env import aws_world, dataset_meta, lambda_runtime, waiting_task, FakeLambdaContext, load_event, finish_job
     with aws_world() as world:
         world.put_asset(dataset_meta(), config={"maxSteps": 10})
         with lambda_runtime(world):
@@ -21,6 +21,7 @@ SCRIPT = textwrap.dedent(
             event = load_event("vams_event.json")
             event["body"]["TaskToken"] = token
             outcome = lambda_handler.launch.handler(event, FakeLambdaContext())
+            finish_job(outcome["trainingJobName"])  # the handler takes the status from DescribeTrainingJob
             done = lambda_handler.job_events.handler(load_event("sagemaker_job_completed.json"), FakeLambdaContext())
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
     print(json.dumps({"status": outcome["status"], "events": done["action"], "heavy": heavy}))
