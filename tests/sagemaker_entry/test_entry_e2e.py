@@ -123,6 +123,11 @@ def test_builtin_two_ranks_end_to_end(tmp_path, s3, dataset, moto_endpoint):
     summary = _json(s3, prefix + "run_summary.json")
     assert summary["status"] == "completed" and summary["global_step"] == 4 and summary["engine"] == "builtin"
     assert isinstance(summary["final_loss"], float) and summary["eval"]
+    # the final checkpoint answered one real frame the way a user loads it, and the card says so
+    check = summary["inference_check"]
+    assert check["ok"] and check["checkpoint"] == "checkpoint-4" and check["action_shapes"] == check["expected_shapes"]
+    card = s3.get_object(Bucket=BUCKET, Key=prefix + "README.md")["Body"].read().decode()
+    assert card.startswith("---\n") and "load_policy(" in card and "checkpoint-4" in card
     assert set(summary["phase_seconds"]) >= {"setup", "dataset", "model", "training"}
     assert summary["model_cache"]["tier"].startswith("none") and summary["instance"]["processes_per_host"] == 2
     assert summary["objects"] == len(objects)
