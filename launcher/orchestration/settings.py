@@ -111,7 +111,8 @@ class DeploymentSettings:
     def with_placeholders(self) -> DeploymentSettings:
         """A copy with clearly marked placeholders for what is missing (``--dry-run`` without settings)."""
         missing = ("role_arn", *IMAGE_FIELDS)
-        return replace(self, **{name: PLACEHOLDER.format(env=env_name(name)) for name in missing if not getattr(self, name)})
+        placeholders: dict[str, Any] = {name: PLACEHOLDER.format(env=env_name(name)) for name in missing if not getattr(self, name)}
+        return replace(self, **placeholders)
 
 
 def env_name(field_name: str) -> str:
