@@ -34,6 +34,8 @@ def _value_schema(p: Parameter) -> dict[str, Any]:
 
 
 def _accepted(p: Parameter) -> dict[str, Any]:
+    if p.several:  # one string ("a" or "a,b") or a list of strings
+        return {"anyOf": [_value_schema(p), {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
     if p.type is str:
         return _value_schema(p)
     as_string = "comma-separated, as VAMS sends it" if p.type is list else "the same value as a string, as VAMS sends it"

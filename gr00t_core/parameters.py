@@ -8,7 +8,7 @@ hyperparameters): :func:`coerce` turns them into typed values or says precisely 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +43,8 @@ class Parameter:
     aliases: tuple[str, ...] = ()
     seeded: bool = False  # one of the 19 parameters of the seeded VAMS pipeline
     extra_checks: tuple[Any, ...] = field(default=(), compare=False)  # callables value -> error message | None
+    # A str naming one or several items: a JSON list or comma-separated text, kept as "a,b" (one item: unchanged).
+    several: bool = False
 
     @property
     def metadata_key(self) -> str:
@@ -50,13 +52,30 @@ class Parameter:
         return "GROOT_" + re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).upper()
 
 
+# One training-job channel per dataset; with model_cache and the data-config module that stays under SageMaker's
+# 20 channels (CreateTrainingJob InputDataConfig: 0-20 items).
+MAX_DATASETS = 16
+
+
+def dataset_paths(value: str) -> list[str]:
+    """The folders a datasetPath value names (several: comma-separated, the canonical form of a list)."""
+    return [part.strip().strip("/") for part in value.split(",") if part.strip()]
+
+
 def _check_dataset_path(value: str) -> str | None:
-    if not value.strip():
+    paths = [part.strip() for part in value.split(",") if part.strip()]
+    if not paths:
         return "must not be empty; use the folder inside the asset that holds meta/, data/ and videos/ (e.g. 'dataset')"
-    if value.startswith("/") or value.startswith("\\") or re.match(r"^[A-Za-z]:", value) or "://" in value:
-        return f"must be a path relative to the asset root, got the absolute path {value!r}"
-    if ".." in re.split(r"[/\\]", value):
-        return f"must stay inside the asset; {value!r} contains '..'"
+    if len(paths) > MAX_DATASETS:
+        return f"names {len(paths)} datasets; at most {MAX_DATASETS} can be trained on in one run"
+    for path in paths:
+        if path.startswith("/") or path.startswith("\\") or re.match(r"^[A-Za-z]:", path) or "://" in path:
+            return f"must be a path relative to the asset root, got the absolute path {path!r}"
+        if ".." in re.split(r"[/\\]", path):
+            return f"must stay inside the asset; {path!r} contains '..'"
+    twice = sorted({p.strip("/") for p in paths if [q.strip("/") for q in paths].count(p.strip("/")) > 1})
+    if twice:
+        return f"names {', '.join(map(repr, twice))} more than once; list each dataset folder once"
     return None
 
 
@@ -104,8 +123,8 @@ def _check_instance_list(values: list[str]) -> str | None:
 _P = Parameter
 PARAMETERS: tuple[Parameter, ...] = (
     # --- the 19 parameters of the seeded VAMS pipeline (names and defaults kept) ---
-    _P("datasetPath", str, "dataset", "Folder inside the asset holding the LeRobot dataset.", seeded=True,
-       extra_checks=(_check_dataset_path,)),
+    _P("datasetPath", str, "dataset", "Folder inside the asset holding the LeRobot dataset; several: a JSON list or comma-separated.", seeded=True,
+       extra_checks=(_check_dataset_path,), several=True),
     _P("dataConfig", str, "so100_dualcam", "GR00T data config (DATA_CONFIG_MAP key or module:Class).", seeded=True,
        extra_checks=(_check_data_config,)),
     _P("baseModelPath", str, "nvidia/GR00T-N1.5-3B", "Base model: Hugging Face id or local path.", seeded=True,
@@ -242,6 +261,8 @@ def _coerce_type(p: Parameter, raw: Any) -> Any:
             return [v.strip() for v in raw if v.strip()]
         raise CoercionError(f"expected a list of strings or comma-separated values, got {raw!r}")
     # str
+    if p.several and (isinstance(raw, list) or (isinstance(raw, str) and ("," in raw or raw.strip().startswith("[")))):
+        return ",".join(_coerce_type(replace(p, type=list), raw))
     if isinstance(raw, str):
         return raw.strip()
     raise CoercionError(f"expected a string, got {raw!r}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gr00t_core.errors import ConfigError, DatasetError
-from gr00t_core.parameters import lookup
+from gr00t_core.parameters import dataset_paths, lookup
 from gr00t_core.resolution import CONFIG_FILE_NAME, TIER_LABELS, ResolvedConfig, Tier, parse_config_file, resolve
 from gr00t_core.data_configs import backend_problem, is_custom_config
 from gr00t_data.custom_config import check_custom_config
@@ -85,8 +85,7 @@ def _escaping_links(asset_root: Path, dataset_dir: Path) -> list[str]:
     return found
 
 
-def _locate_dataset(asset_dir: Path, config: ResolvedConfig, errors: list[str]) -> Path | None:
-    rel = str(config["datasetPath"])
+def _locate_dataset(asset_dir: Path, config: ResolvedConfig, rel: str, errors: list[str]) -> Path | None:
     origin = TIER_LABELS[config.provenance["datasetPath"]]
     asset_root = asset_dir.resolve()
     dataset_dir = asset_dir / rel
@@ -147,25 +146,47 @@ def run_preflight(
     if settings is None:
         result.errors.append("the dataset was not checked: fix datasetPath / dataConfig first")
         return result
-    dataset_dir = _locate_dataset(asset_dir, settings, result.errors)
-    if dataset_dir is None:
-        return result
-    rel = str(settings["datasetPath"]).strip("/")
     if is_custom_config(str(settings["dataConfig"])):
         result.errors.extend(check_custom_config(asset_dir, str(settings["dataConfig"])))
+    # An asset that is not ready is left as it is: with configuration errors the datasets are only checked.
+    paths = dataset_paths(str(settings["datasetPath"]))
+    # Several datasets: all are checked before any is written to, so one broken dataset leaves every one unchanged.
+    if result.ready and len(paths) > 1:
+        checked = PreflightResult(asset_dir)
+        for rel in paths:
+            _one_dataset(asset_dir, settings, rel, checked, decode_check=decode_check, write=False)
+        if not checked.ready:
+            result.errors.extend(checked.errors)
+            result.warnings.extend(checked.warnings)
+            return result
+    summaries = [s for rel in paths
+                 if (s := _one_dataset(asset_dir, settings, rel, result, decode_check=decode_check, write=result.ready)) is not None]
+    if len(summaries) == 1:
+        result.dataset = summaries[0]
+    elif summaries:  # several datasets (mixed in training): each one's summary, and the totals
+        result.dataset = {"path": ",".join(s["path"] for s in summaries), "datasets": summaries,
+                          "episodes": sum(s.get("episodes") or 0 for s in summaries),
+                          "frames": sum(s.get("frames") or 0 for s in summaries)}
+    return result
+
+
+def _one_dataset(asset_dir: Path, settings: ResolvedConfig, rel: str, result: PreflightResult, *,
+                 decode_check: bool, write: bool) -> dict[str, Any] | None:
+    """Check and prepare one dataset of the asset; its problems name it. Returns its summary (+ "path")."""
+    dataset_dir = _locate_dataset(asset_dir, settings, rel, result.errors)
+    if dataset_dir is None:
+        return None
     try:
-        # An asset that is not ready is left as it is: with configuration errors the dataset is only checked.
-        report = _check_dataset(dataset_dir, str(settings["dataConfig"]), decode_check=decode_check, write=result.ready)
+        report = _check_dataset(dataset_dir, str(settings["dataConfig"]), decode_check=decode_check, write=write)
     except DatasetError as exc:
         result.errors.extend(_in_dataset(rel, p) for p in exc.problems)
-        return result
-    result.dataset = {"path": rel, **report.summary}
+        return None
     backend = str(settings["videoBackend"]) if "videoBackend" in settings.values else None
     problem = backend and backend_problem(backend, report.summary.get("cameras") or {})
     if problem:
         result.errors.append(f"dataset {rel}/: {problem}")
     result.warnings.extend(_in_dataset(rel, w) for w in report.warnings)
-    return result
+    return {"path": rel, **report.summary}
 
 
 def _check_dataset(dataset_dir: Path, data_config: str, *, decode_check: bool, write: bool) -> PrepareReport:
@@ -201,8 +222,7 @@ def format_report(result: PreflightResult) -> str:
             f"  engine {config['engine']}, data config {config['dataConfig']}, {config['maxSteps']} steps, "
             f"batch {config['batchSize']}, instance {config['instanceType']}"
         )
-    d = result.dataset
-    if d:
+    for d in result.dataset.get("datasets", [result.dataset] if result.dataset else []):
         lines.append(f"Dataset {d['path']}/ (LeRobot {d['version']}, robot {d.get('robot_type') or 'unknown'})")
         lines.append(f"  {d['episodes']} episodes, {d['frames']} frames at {d['fps']} fps, {d['tasks']} task(s)")
         cameras = ", ".join(f"{k} ({v or 'codec unknown'})" for k, v in d.get("cameras", {}).items()) or "none"

@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import av
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gr00t_data.convert import PANDAS_INDEX, V3_DATA_PATH, V3_VIDEO_PATH
 from gr00t_data.meta import data_file, video_file
 from gr00t_data.synthetic import generate_dataset
-from gr00t_data.video import read_frames, write_video
+from gr00t_data.video import open_writer, read_frames, write_video, yuv420p_frame
 
 VIDEO_MODES = ("concat", "continuous")
 
@@ -173,9 +172,16 @@ def _pack(src: Path, root: Path, per_data: int, per_video: int, files_per_chunk:
             if video_mode == "concat":
                 _concat_by_copy(sources, path, durations)
             else:
-                frames = np.concatenate([read_frames(s) for s in sources])
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_video(path, frames, fps=fps, codec=codec, gop=gop)
+                # x264 would start a new GOP where the picture jumps (a new episode): its scene-cut detection is
+                # switched off so that episodes really start inside a GOP.
+                writer = open_writer(path, fps=fps, codec=codec, width=info["features"][key]["shape"][1],
+                                     height=info["features"][key]["shape"][0], gop=gop, options={"sc_threshold": "0"})
+                try:
+                    for source in sources:
+                        for image in read_frames(source):
+                            writer.write(yuv420p_frame(image))
+                finally:
+                    writer.close()
             elapsed = 0.0
             for i, duration in zip(members, durations, strict=True):
                 records[i].update({f"videos/{key}/chunk_index": chunk, f"videos/{key}/file_index": number,

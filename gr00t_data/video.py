@@ -67,8 +67,9 @@ def _quiet_svt() -> Iterator[None]:
 class VideoWriter:
     """An mp4 being encoded frame by frame (frame i at i / fps); :func:`open_writer` makes one."""
 
-    def __init__(self, path: Path, *, fps: float, encoder: str, width: int, height: int, crf: int, gop: int) -> None:
-        options = {"g": str(gop), "crf": str(crf)}
+    def __init__(self, path: Path, *, fps: float, encoder: str, width: int, height: int, crf: int, gop: int,
+                 options: dict[str, str] | None = None) -> None:
+        options = {"g": str(gop), "crf": str(crf), **(options or {})}
         if encoder == "libsvtav1":
             options["preset"] = "10"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,15 +94,17 @@ class VideoWriter:
         self._container.close()
 
 
-def open_writer(path: Path, *, fps: float, codec: str = "h264", width: int, height: int, crf: int = 30, gop: int = 2) -> VideoWriter:
-    """Start an mp4 the way LeRobot records (yuv420p, short GOP, CRF); ``codec`` is a LeRobot name or an encoder.
+def open_writer(path: Path, *, fps: float, codec: str = "h264", width: int, height: int, crf: int = 30, gop: int = 2,
+                options: dict[str, str] | None = None) -> VideoWriter:
+    """Start an mp4 the way LeRobot records (yuv420p, short GOP, CRF); ``codec`` is a LeRobot name or an encoder;
+    ``options`` are further FFmpeg encoder options.
 
     Raises ValueError when no encoder for ``codec`` is available in this PyAV build.
     """
     encoder = encoder_for(codec)
     if encoder is None:
         raise ValueError(f"no {codec} encoder in this PyAV build (available codecs: h264, av1 when built in)")
-    return VideoWriter(path, fps=fps, encoder=encoder, width=width, height=height, crf=crf, gop=gop)
+    return VideoWriter(path, fps=fps, encoder=encoder, width=width, height=height, crf=crf, gop=gop, options=options)
 
 
 def write_video(path: Path, frames: np.ndarray, *, fps: int, codec: str = "h264", crf: int = 30, gop: int = 2) -> None:

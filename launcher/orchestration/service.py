@@ -27,7 +27,9 @@ from gr00t_aws.sagemaker_jobs import (
     stop_job,
 )
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
+from gr00t_core.data_configs import backend_problem
 from gr00t_core.errors import DatasetError, EventError, SettingsError, UserError
+from gr00t_core.parameters import dataset_paths
 from gr00t_core.resolution import CONFIG_FILE_NAME, CONFIG_MAX_BYTES, ResolvedConfig, parse_config_file, resolve
 from gr00t_data.meta import check_meta
 from launcher.orchestration.completion import FALLBACKS_ATTRIBUTE, on_job_state_change
@@ -93,8 +95,26 @@ def resolve_for_event(event: VamsEvent, file_values: Mapping[str, Any] | None) -
 
 
 def check_dataset(s3: S3Client, location: AssetLocation, config: ResolvedConfig) -> tuple[dict[str, Any], list[str]]:
-    """Preflight the dataset's meta files; DatasetError lists every blocking problem."""
-    dataset_path = config["datasetPath"].strip("/")
+    """Preflight the meta files of each dataset (several are mixed in training); DatasetError lists every
+    blocking problem, each naming its dataset."""
+    paths = dataset_paths(config["datasetPath"])
+    if len(paths) == 1:
+        return _check_one_dataset(s3, location, config, paths[0])
+    summaries, warnings, problems = [], [], []
+    for path in paths:
+        try:
+            summary, found = _check_one_dataset(s3, location, config, path)
+        except DatasetError as exc:
+            problems.extend(p if p.startswith(f"{path}/") else f"dataset {path}/: {p}" for p in exc.problems)
+            continue
+        summaries.append({"path": path, **summary})
+        warnings.extend(f"dataset {path}/: {w}" for w in found)
+    if problems:
+        raise DatasetError(problems, header=f"{len(paths)} datasets named by datasetPath: not all are ready for training")
+    return {"path": ",".join(paths), "datasets": summaries}, warnings
+
+
+def _check_one_dataset(s3: S3Client, location: AssetLocation, config: ResolvedConfig, dataset_path: str) -> tuple[dict[str, Any], list[str]]:
     prefix = location.key(f"{dataset_path}/")
     uri = location.uri(f"{dataset_path}/")
     if not prefix_exists(s3, location.bucket, prefix):
@@ -107,8 +127,10 @@ def check_dataset(s3: S3Client, location: AssetLocation, config: ResolvedConfig)
             header="The asset has no dataset",
         )
     report = check_meta(prefix_reader(s3, location.bucket, prefix), config["dataConfig"])
-    if report.errors:
-        raise DatasetError(list(report.errors), header=f"The dataset at {uri} is not ready for training")
+    # The codec rule from info.json's video.codec; the container probes the files again before training.
+    problem = backend_problem(config["videoBackend"], report.summary.get("cameras") or {}) if report.summary else None
+    if report.errors or problem:
+        raise DatasetError([*report.errors, *([problem] if problem else [])], header=f"The dataset at {uri} is not ready for training")
     return dict(report.summary), list(report.warnings)
 
 

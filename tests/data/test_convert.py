@@ -119,7 +119,9 @@ def test_episodes_cut_inside_a_gop_are_reencoded_close_to_the_source(tmp_path: P
     # cannot be copied and are decoded and encoded again.
     v3 = generate_v3_dataset(tmp_path / "v3", episodes_per_video_file=5, video_mode="continuous", gop=40, **SMALL)
     report = convert_v3_to_v21(v3, tmp_path / "out")
-    assert report.reencoded_videos >= 2, report
+    # Four episodes per camera start inside a GOP; the first starts on the file's keyframe but its last B-frames
+    # may be decoded after the next episode's first P-frame, which a copy would lose: re-encoded too then.
+    assert report.copied_videos + report.reencoded_videos == 10 and report.reencoded_videos >= 8, report
     info = json.loads((v3 / "meta/info.json").read_text())
     for record in _episodes(v3):
         for key in CAMERAS:
