@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gr00t_core.json_text import JsonTextError, parse_json, parse_json_lines
 from gr00t_core.data_configs import (
     MAX_ACTION_DIM,
     MAX_STATE_DIM,
@@ -25,6 +24,7 @@ from gr00t_core.data_configs import (
     get_data_config,
     is_custom_config,
 )
+from gr00t_core.json_text import JsonTextError, parse_json, parse_json_lines
 
 Reader = Callable[[str], "bytes | None"]
 
@@ -37,6 +37,7 @@ SUPPORTED_VERSIONS = ("v2.0", "v2.1")
 DEFAULT_CHUNKS_SIZE = 1000
 MAX_FPS = 1000  # above any camera a robot dataset records with; larger values are corruption
 MAX_COUNT = 10**9  # episodes, frames, chunk size: far beyond real datasets, small enough for any arithmetic
+MAX_NAME_BYTES = 255  # NAME_MAX of Linux file systems (ext4, xfs): a longer file or folder name cannot exist
 STATE_KEY = "observation.state"  # modality.json default original_key of state entries (GR00T)
 ACTION_KEY = "action"
 V3_TASKS = "meta/tasks.parquet"
@@ -181,10 +182,11 @@ def _check_info_fields(info: dict[str, Any], report: MetaReport, *, v3: bool = F
     for key, feature in info["features"].items():
         if not isinstance(feature, dict) or "dtype" not in feature or not isinstance(feature.get("shape"), list):
             err(f"{INFO}: feature {key!r} must be an object with 'dtype' and a 'shape' list, got {feature!r}")
+            paths_broken = True  # every later check reads features[column] as an object
     if info.get("total_chunks") == 0:
         report.warnings.append(f"{INFO}: total_chunks is 0 (a known LeRobot export quirk); ignored")
     if paths_broken:
-        raise _Stop  # no file of the dataset can be located through a broken template
+        raise _Stop  # no file of the dataset can be located or read through a broken declaration
 
 
 def _template_problem(pattern: Any, allowed: tuple[str, ...]) -> str | None:
@@ -207,8 +209,18 @@ def _template_problem(pattern: Any, allowed: tuple[str, ...]) -> str | None:
         sample = pattern.format(episode_chunk=0, episode_index=0, video_key="k", chunk_index=0, file_index=0)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         return f"cannot be filled in ({exc})"
-    if sample.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", sample):
+    parts = re.split(r"[/\\]", sample)
+    if sample.startswith(("/", "\\")) or ".." in parts:
         return "it must stay inside the dataset folder (relative, no '..')"
+    # Without the index placeholder every episode (v3: every file) would be the same file, and a name the file
+    # system cannot hold would fail later as an OSError that names neither info.json nor the template.
+    used = {name for _, name, _, _ in fields}
+    for needed in (allowed[1], *({"video_key"} & set(allowed))):
+        if needed not in used:
+            return f"it must use {{{needed}}} so that each {needed.split('_')[0]} has its own file"
+    if ("\x00" in sample or len(sample.encode("utf-8", "surrogatepass")) > 4 * MAX_NAME_BYTES
+            or any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in parts)):
+        return f"it must be a file path (no NUL, each name at most {MAX_NAME_BYTES} bytes, {4 * MAX_NAME_BYTES} in all)"
     return None
 
 
