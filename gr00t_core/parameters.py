@@ -57,6 +57,17 @@ class Parameter:
 MAX_DATASETS = 16
 
 
+def dataset_channel(position: int) -> str:
+    """The training-job channel of the dataset at ``position`` in datasetPath: ``dataset`` for the first (the
+    single-dataset interface), ``dataset_2``, ``dataset_3``, ... after it (SageMaker channel names match
+    ``[A-Za-z0-9\\.\\-_]+``, CreateTrainingJob API reference, Channel.ChannelName)."""
+    return "dataset" if position == 0 else f"dataset_{position + 1}"
+
+
+# The channel carrying a ``module:Class`` data config's file from the asset root (gr00t_data.custom_config).
+DATA_CONFIG_CHANNEL = "data_config"
+
+
 def dataset_paths(value: str) -> list[str]:
     """The folders a datasetPath value names (several: comma-separated, the canonical form of a list)."""
     return [part.strip().strip("/") for part in value.split(",") if part.strip()]

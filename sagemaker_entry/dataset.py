@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gr00t_core.errors import AssetError, ConfigError
+from gr00t_core.data_configs import backend_problem
+from gr00t_core.errors import AssetError, ConfigError, DatasetError
 from gr00t_core.parameters import to_string
 from gr00t_core.resolution import CONFIG_FILE_NAME, ResolvedConfig, parse_config_file, resolve
 
@@ -112,8 +113,20 @@ def make_working_copy(source: Path, dest: Path) -> WorkingCopy:
     return WorkingCopy(dest, linked, copied, state.get("hardlinks", True))
 
 
-def prepare(source: Path, dest: Path, data_config: str, *, decode_check: bool = True) -> tuple[WorkingCopy, Any]:
-    """Make the working copy and prepare it (modality.json, stats.json); returns the copy and the report."""
+def prepare(source: Path, dest: Path, data_config: str, *, decode_check: bool = True,
+            video_backend: str | None = None) -> tuple[WorkingCopy, Any]:
+    """Make the working copy and prepare it (modality.json, stats.json); returns the copy and the report.
+
+    ``video_backend``: the codecs probed from the files (PyAV) must be decodable by it (the rule of
+    gr00t_core.data_configs.backend_problem, checked from info.json at launch), else DatasetError."""
+    copy, report = _prepare(source, dest, data_config, decode_check=decode_check)
+    problem = video_backend and backend_problem(video_backend, report.summary.get("cameras") or {})
+    if problem:
+        raise DatasetError([f"{source}: {problem}"], header="The dataset cannot be decoded by the chosen video backend")
+    return copy, report
+
+
+def _prepare(source: Path, dest: Path, data_config: str, *, decode_check: bool) -> tuple[WorkingCopy, Any]:
     from gr00t_data.convert import convert_and_prepare, is_v3
     from gr00t_data.prepare import prepare_dataset
 

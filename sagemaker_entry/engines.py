@@ -15,8 +15,9 @@ Which builder runs is the engine table's choice (:func:`gr00t_core.engines.spec_
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,12 +96,16 @@ def _flag(name: str, value: bool) -> str:
 
 
 def gr00t_n15_args(
-    config: Mapping[str, Any], *, dataset_dir: Path, output_dir: Path, base_model_dir: Path, num_gpus: int, resume: bool
+    config: Mapping[str, Any], *, dataset_dir: Path, output_dir: Path, base_model_dir: Path, num_gpus: int, resume: bool,
+    more_dataset_dirs: Sequence[Path] = (),
 ) -> list[str]:
-    """Arguments of N1.5 ``scripts/gr00t_finetune.py`` (flags: https://github.com/NVIDIA/Isaac-GR00T scripts/gr00t_finetune.py at the pinned commit)."""
+    """Arguments of N1.5 ``scripts/gr00t_finetune.py`` (flags: https://github.com/NVIDIA/Isaac-GR00T scripts/gr00t_finetune.py at the pinned commit).
+
+    Several datasets all follow ``--dataset-path`` (a tyro ``list[str]``, space separated): N1.5 then trains on a
+    LeRobotMixtureDataset of them, equal weights (its README, "several datasets" / gr00t_finetune.py)."""
     c = config
     return [
-        "--dataset-path", str(dataset_dir),
+        "--dataset-path", str(dataset_dir), *map(str, more_dataset_dirs),
         "--output-dir", str(output_dir),
         "--data-config", str(c["dataConfig"]),
         "--batch-size", str(c["batchSize"]),
@@ -254,9 +259,15 @@ def redact(env: Mapping[str, str]) -> dict[str, str]:
 def build_command(
     config: Mapping[str, Any], *, python: str, layout: NodeLayout, dataset_dir: Path, output_dir: Path,
     base_model_dir: Path | None, resume: bool, gr00t_repo: Path, request_file: Path, modality_config: Path | None = None,
+    more_dataset_dirs: Sequence[Path] = (), python_path: Path | None = None,
 ) -> Command:
-    """The whole trainer command for the resolved config (the engine table chooses the builder)."""
+    """The whole trainer command for the resolved config (the engine table chooses the builder).
+
+    ``python_path``: where a ``module:Class`` data config's module lies (the data_config channel), put on the
+    trainer's PYTHONPATH so GR00T can import it."""
     spec = spec_for(config)
+    if more_dataset_dirs and spec.key != "n1.5":  # N1.6/N1.7's dataset_path is one string; builtin reads one
+        raise ValueError(f"engine {spec.key} trains on one dataset; name one folder in datasetPath")
     if spec.engine == Engine.BUILTIN.value:
         program = builtin_args(request_file)
     elif base_model_dir is None:
@@ -264,12 +275,15 @@ def build_command(
     elif spec.key == "n1.5":
         program = [str(gr00t_repo / spec.script), *gr00t_n15_args(
             config, dataset_dir=dataset_dir, output_dir=output_dir, base_model_dir=base_model_dir,
-            num_gpus=layout.nproc_per_node, resume=resume)]
+            num_gpus=layout.nproc_per_node, resume=resume, more_dataset_dirs=more_dataset_dirs)]
     else:
         program = [str(gr00t_repo / spec.script), *gr00t_launch_finetune_args(
             spec, config, dataset_dir=dataset_dir, output_dir=output_dir, base_model_dir=base_model_dir, layout=layout,
             modality_config=modality_config)]
-    return Command(torchrun_argv(python, layout, program), engine_env(spec.engine, spec.generation or "", layout))
+    env = engine_env(spec.engine, spec.generation or "", layout)
+    if python_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(python_path), os.environ.get("PYTHONPATH", "")) if p)
+    return Command(torchrun_argv(python, layout, program), env)
 
 
 def modality_config_path(spec: EngineSpec, work_dir: Path) -> Path | None:

@@ -35,6 +35,7 @@ from gr00t_core.run import RunIdentity
 from sagemaker_entry import contract, engines, failure
 from sagemaker_entry.checkpoints import MANIFEST_NAME, ResumeState, UploadManifest, prepare_resume
 from sagemaker_entry.contract import TrainingEnv
+from gr00t_core.parameters import DATA_CONFIG_CHANNEL, dataset_channel, dataset_paths
 from sagemaker_entry.dataset import ignored_config_file, locate_dataset
 from sagemaker_entry.model_cache import LocalTier, ModelCache, ModelResult, S3Tier
 from sagemaker_entry.reports import (
@@ -69,6 +70,8 @@ class Plan:
     layout: engines.NodeLayout
     resume: ResumeState
     request_file: Path
+    # Further datasets of datasetPath (channels dataset_2, ...): (channel's dataset, working copy), mixed in training.
+    more_datasets: tuple[tuple[Path, Path], ...] = ()
 
 
 class Entry:
@@ -134,14 +137,20 @@ class Entry:
         if ignored:
             config.warnings.append(ignored)
         identity = RunIdentity.from_hyperparameters(env.hyperparameters)
-        source = locate_dataset(channel, str(config["datasetPath"]))
+        first, *more_paths = dataset_paths(str(config["datasetPath"]))
+        source = locate_dataset(channel, first)
+        more = tuple(
+            (locate_dataset(env.channel(dataset_channel(i)) or Path("/opt/ml/input/data") / dataset_channel(i), path),
+             env.work_dir / dataset_channel(i))
+            for i, path in enumerate(more_paths, start=1)
+        )
         layout = engines.node_layout(
             engine=str(config["engine"]), num_gpus_param=int(config["numGpus"]), gpus_visible=env.num_gpus,
             hosts=env.hosts, current_host=env.current_host, master_addr=env.master_addr, master_port=env.master_port,
             network_interface=env.network_interface, nproc_override=env.nproc_override,
         )
         resume = prepare_resume(env.checkpoint_dir, str(config["engine"]), dry_run=dry_run)
-        return Plan(config, identity, source, env.work_dir / "dataset", layout, resume, env.work_dir / "trainer_request.json")
+        return Plan(config, identity, source, env.work_dir / "dataset", layout, resume, env.work_dir / "trainer_request.json", more)
 
     def model_cache(self, config: ResolvedConfig, identity: RunIdentity) -> ModelCache:
         env = self.env
@@ -175,6 +184,8 @@ class Entry:
             output_dir=self.env.checkpoint_dir, base_model_dir=base_model_dir, resume=plan.resume.latest is not None,
             gr00t_repo=self.env.gr00t_repo_dir, request_file=plan.request_file,
             modality_config=engines.modality_config_path(spec_for(plan.config.values), self.env.work_dir),
+            more_dataset_dirs=[work for _, work in plan.more_datasets],
+            python_path=self.env.channel(DATA_CONFIG_CHANNEL),
         )
 
     def print_command(self) -> dict[str, Any]:
@@ -240,13 +251,14 @@ class Entry:
     def _prepare_dataset(self, plan: Plan) -> None:
         from sagemaker_entry.dataset import prepare
 
-        copy, report = prepare(plan.dataset_source, plan.dataset_dir, str(plan.config["dataConfig"]))
-        how = "hard links" if copy.hardlinks else "symbolic links"
-        log.info("dataset working copy %s: %d files linked (%s), %d copied; prepared: %s", copy.path, copy.linked_files,
-                 how, copy.copied_files, ", ".join(report.prepared) or "nothing needed")
-        for warning in report.warnings:
-            log.warning("dataset: %s", warning)
-        self.warnings.extend(f"dataset: {w}" for w in report.warnings)
+        for source, work in ((plan.dataset_source, plan.dataset_dir), *plan.more_datasets):
+            copy, report = prepare(source, work, str(plan.config["dataConfig"]), video_backend=str(plan.config["videoBackend"]))
+            how = "hard links" if copy.hardlinks else "symbolic links"
+            log.info("dataset working copy %s: %d files linked (%s), %d copied; prepared: %s", copy.path, copy.linked_files,
+                     how, copy.copied_files, ", ".join(report.prepared) or "nothing needed")
+            for warning in report.warnings:
+                log.warning("dataset: %s", warning)
+            self.warnings.extend(f"dataset: {w}" for w in report.warnings)
 
     def _fetch_model(self, plan: Plan) -> ModelResult:
         cache = self.model_cache(plan.config, plan.identity)

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gr00t_core.data_configs import custom_config_file, is_custom_config
 from gr00t_core.engines import spec_for
 from gr00t_core.metrics import metric_definitions
 from gr00t_core.naming import JOB_NAME_MAX, JOB_NAME_PATTERN, output_folder_name, run_hash, training_job_name
+from gr00t_core.parameters import DATA_CONFIG_CHANNEL, dataset_channel, dataset_paths
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, ResolvedConfig
 from gr00t_core.run import TENSORBOARD_LOCAL_PATH, RunIdentity
 from launcher.orchestration.limits import tag_character_ok
@@ -46,10 +48,12 @@ class RunSpec:
 
     job_name: str
     identity: RunIdentity
-    dataset_uri: str  # s3://.../{datasetPath}/ : the only asset prefix the job downloads
+    dataset_uri: str  # s3://.../{datasetPath}/ : the (first) dataset's prefix, channel "dataset"
     work_uri: str  # s3://.../sagemaker/ : checkpoints, TensorBoard, SageMaker output (not registered in VAMS)
     attempt: int = 1
     tags: Mapping[str, str] = field(default_factory=dict)
+    more_dataset_uris: tuple[str, ...] = ()  # further datasets of datasetPath: channels dataset_2, dataset_3, ...
+    data_config_uri: str | None = None  # s3://.../<module>.py of a module:Class data config: channel data_config
 
 
 def job_name_for(origin: RunOrigin, settings: DeploymentSettings) -> str:
@@ -102,14 +106,17 @@ def run_spec(
         workflow_id=origin.workflow_id,
         executing_user=origin.executing_user,
     )
-    dataset = config["datasetPath"].strip("/")
+    first, *more = dataset_paths(config["datasetPath"])
+    custom = is_custom_config(config["dataConfig"])
     return RunSpec(
         job_name=job_name,
         identity=identity,
-        dataset_uri=location.uri(f"{dataset}/"),
+        dataset_uri=location.uri(f"{first}/"),
         work_uri=origin.work_uri,
         attempt=origin.attempt,
         tags=run_tags(origin, config),
+        more_dataset_uris=tuple(location.uri(f"{path}/") for path in more),
+        data_config_uri=location.uri(custom_config_file(config["dataConfig"])) if custom else None,
     )
 
 
@@ -120,20 +127,19 @@ def hyperparameters(config: ResolvedConfig, identity: RunIdentity, *, instance_t
     return {**values, PROVENANCE_HYPERPARAMETER: config.provenance_json(), **identity.to_hyperparameters()}
 
 
+def _s3_channel(name: str, uri: str) -> dict[str, Any]:
+    return {
+        "ChannelName": name,
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}},
+        "InputMode": "File",
+    }
+
+
 def _channels(run: RunSpec, settings: DeploymentSettings) -> list[dict[str, Any]]:
-    channels: list[dict[str, Any]] = [
-        {
-            "ChannelName": DATASET_CHANNEL,
-            "DataSource": {
-                "S3DataSource": {
-                    "S3DataType": "S3Prefix",
-                    "S3Uri": run.dataset_uri,
-                    "S3DataDistributionType": "FullyReplicated",
-                }
-            },
-            "InputMode": "File",
-        }
-    ]
+    uris = (run.dataset_uri, *run.more_dataset_uris)
+    channels: list[dict[str, Any]] = [_s3_channel(dataset_channel(i), uri) for i, uri in enumerate(uris)]
+    if run.data_config_uri:
+        channels.append(_s3_channel(DATA_CONFIG_CHANNEL, run.data_config_uri))
     if settings.has_file_system:
         channels.append(
             {
