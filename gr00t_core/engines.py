@@ -60,6 +60,9 @@ class EngineSpec:
     log_format: str  # how training metrics appear in the log (gr00t_core.metrics parses them)
     hub_id: re.Pattern[str] | None = field(default=None, compare=False)  # recognises the base model's name
     video_backends: tuple[str, ...] = ()  # videoBackend values its flag takes (empty: every choice)
+    # Defaults of this engine where the schema's (set for fine-tuning NVIDIA's pretrained weights) do not fit;
+    # applied only to values no tier set.
+    defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def honoured(self) -> frozenset[str]:
@@ -108,6 +111,9 @@ ENGINES: tuple[EngineSpec, ...] = (
         lora=True, batch_size="per-gpu", data_configs=True, lerobot_versions=("v2.0", "v2.1"),
         resume="resume_from_checkpoint in the request file (newest complete checkpoint-N)",
         checkpoint_marker="builtin_policy.json", log_format=_TRAINER_DICT,
+        # It trains from random weights: at GR00T's fine-tuning rate (1e-4) it stays at the loss of ignoring the
+        # state for 500 steps; 1e-3 is the one change that moved it (docs/container.md, bench_builtin_learning).
+        defaults={"learningRate": 1e-3},
     ),
     EngineSpec(
         key="n1.5", engine=ISAAC_GR00T, generation="1.5", label="Isaac-GR00T N1.5",

@@ -142,7 +142,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        extra_checks=(_check_base_model,)),
     _P("maxSteps", int, 6000, "Training steps.", minimum=1, maximum=10_000_000, seeded=True),
     _P("batchSize", int, 32, "Batch size per GPU (per device).", minimum=1, maximum=4096, seeded=True),
-    _P("learningRate", float, 1e-4, "Peak learning rate.", minimum=0, maximum=1, exclusive_minimum=True, seeded=True),
+    _P("learningRate", float, 1e-4, "Peak learning rate (builtin engine default: 0.001, it trains from scratch).", minimum=0, maximum=1, exclusive_minimum=True, seeded=True),
     _P("weightDecay", float, 1e-5, "AdamW weight decay.", minimum=0, maximum=1, seeded=True),
     _P("warmupRatio", float, 0.05, "Fraction of steps used for warm-up.", minimum=0, maximum=1, seeded=True),
     _P("saveSteps", int, 2000, "Save a checkpoint every N steps.", minimum=1, maximum=10_000_000, seeded=True),

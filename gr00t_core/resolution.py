@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from gr00t_core import engines, gpu_memory, json_text
+from gr00t_core.config_file import CONFIG_FILE_NAME, is_absent, validate_config_file
 from gr00t_core.errors import ConfigError
 from gr00t_core.instances import INSTANCE_TYPES, LOCAL_INSTANCE_TYPES, gpu_count
 from gr00t_core.parameters import (
@@ -60,7 +61,6 @@ TIER_LABELS = {
 
 # Hyperparameter keys that are not parameters: the run identity and bookkeeping the launcher adds.
 PROVENANCE_HYPERPARAMETER = "gr00tProvenance"
-CONFIG_FILE_NAME = "gr00t_config.json"
 CONFIG_MAX_BYTES = 256 * 1024  # gr00t_config.json holds a few dozen keys
 
 
@@ -103,10 +103,6 @@ def _suggest(key: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _is_absent(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, str) and raw.strip() == "")
-
-
 def _tier_entries(tier: Tier, source: Mapping[str, Any], warnings: list[str]) -> dict[str, tuple[Parameter, str, Any]]:
     """Map parameter name -> (parameter, key as written, raw value) for one tier; warn about unknown keys."""
     entries: dict[str, tuple[Parameter, str, Any]] = {}
@@ -120,7 +116,7 @@ def _tier_entries(tier: Tier, source: Mapping[str, Any], warnings: list[str]) ->
         if param is None:
             unknown.append(f"{key!r}{_suggest(key)}")
             continue
-        if _is_absent(raw):
+        if is_absent(raw):
             continue
         entries[param.name] = (param, key, raw)
     if unknown:
@@ -188,11 +184,26 @@ def resolve(
 
     if problems:
         raise ConfigError(problems, warnings=warnings)
+    _apply_engine_defaults(values, provenance)
     config = ResolvedConfig(values, provenance, warnings)
     problems = check_rules(config)
     if problems:
         raise ConfigError(problems, warnings=config.warnings)
     return config
+
+
+def _apply_engine_defaults(values: dict[str, Any], provenance: Mapping[str, Tier]) -> None:
+    """The chosen engine's own defaults for values no tier set (an unknown engine is reported by the rules)."""
+    try:
+        spec = engines.spec_for(values)
+    except ConfigError:
+        return
+    schema = defaults()
+    for name, value in spec.defaults.items():
+        # VAMS's seeded inputParameters repeat every schema default: such a repeat is not a choice either.
+        seeded_repeat = provenance[name] is Tier.PARAMETERS and values[name] == schema[name]
+        if provenance[name] is Tier.DEFAULT or seeded_repeat:
+            values[name] = value
 
 
 def _read_inherited_provenance(raw: Any) -> dict[str, Tier]:
@@ -290,14 +301,16 @@ def check_rules(config: ResolvedConfig) -> list[str]:
 
 def parse_config_file(content: str | bytes, *, name: str = CONFIG_FILE_NAME) -> dict[str, Any]:
     """Parse gr00t_config.json: its text, or its bytes as read from a file or S3 (UTF-8, with or without the
-    byte-order mark Windows editors write). A user error names the file, the line and what to fix."""
+    byte-order mark Windows editors write), checked against :func:`gr00t_core.config_file.config_file_model`:
+    typed values by parameter name plus the unknown keys (``resolve`` warns about those). A user error names the
+    file, the line and what to fix, or every invalid value."""
     try:
         data = json_text.parse_json(content, name=name, max_bytes=CONFIG_MAX_BYTES)
     except json_text.JsonTextError as exc:
         raise ConfigError([str(exc)]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{name} must hold a JSON object of parameter -> value, found {type(data).__name__}"])
-    return data
+    return validate_config_file(data)
 
 
 def parse_json_object(text: str | Mapping[str, Any] | None, *, what: str) -> dict[str, Any]:

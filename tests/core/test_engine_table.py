@@ -76,3 +76,20 @@ def test_a_video_backend_the_generation_cannot_decode_with_is_said_even_at_its_d
     assert any(w.startswith("videoBackend = 'torchvision_av' is ignored: Isaac-GR00T N1.6 decodes with") for w in config.warnings)
     assert not any("videoBackend" in w for w in resolve(file={"baseModelPath": "nvidia/GR00T-N1.6-3B",
                                                                "videoBackend": "decord"}).warnings)
+
+
+@pytest.mark.parametrize(
+    "given,expected",
+    [
+        ({"engine": "builtin"}, 1e-3),  # the builtin engine's own default: it trains from random weights
+        ({"engine": "builtin", "learningRate": "0.0001"}, 1e-3),  # VAMS's seeded inputParameters repeat the default
+        ({"engine": "isaac-gr00t"}, 1e-4),  # GR00T's fine-tuning rate stays the default for GR00T engines
+    ],
+)
+def test_engine_defaults_apply_to_values_nobody_chose(given, expected):
+    assert resolve(parameters=given).values["learningRate"] == expected
+
+
+def test_a_learning_rate_someone_chose_is_kept():
+    assert resolve(file={"engine": "builtin", "learningRate": 1e-4}).values["learningRate"] == 1e-4
+    assert resolve(parameters={"engine": "builtin", "learningRate": "0.0005"}).values["learningRate"] == 5e-4

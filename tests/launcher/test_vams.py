@@ -68,7 +68,7 @@ def test_token_beside_the_body_for_this_projects_state_machine():
         (_with(inputMetadata=42), r"inputMetadata must be a JSON object or a JSON string, got int"),
         (_with(outputS3AssetFilesPath="bucket/pipelines/x/files/"), r"must be an s3://bucket/key URI"),
         (_with(TaskToken=""), r"body.TaskToken"),
-        ({"body": "{not json"}, r"body: body is a string but not valid JSON"),
+        ({"body": "{not json"}, r"body: body \(a JSON string\) is not valid JSON \(line 1, column 2"),
         ({"body": 7}, r"body"),
         ({"notbody": {}}, r"body is required but missing"),
         ([1, 2], r"must be a JSON object with a 'body', got list"),
