@@ -193,6 +193,12 @@ def _int_env(environ: Mapping[str, str], name: str, default: int | None) -> int 
         raise ConfigError([f"environment variable {name} must be an integer, got {raw!r}"]) from None
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value in a message, cut short: the failure line keeps the field's name within its 1024 characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def read_training_env(environ: Mapping[str, str] | None = None, base_dir: str | Path | None = None) -> TrainingEnv:
     """Read the job's contract. ``environ`` defaults to ``os.environ``; an explicit ``base_dir`` wins over it."""
     env = dict(os.environ if environ is None else environ)
@@ -212,13 +218,16 @@ def read_training_env(environ: Mapping[str, str] | None = None, base_dir: str | 
     if not isinstance(resource, dict):
         raise ConfigError([f"{RESOURCE_CONFIG_FILE} must hold a JSON object"])
 
+    # Every refusal names where the value came from: the variable, else resourceconfig.json's member.
+    current_from = "SM_CURRENT_HOST" if env.get("SM_CURRENT_HOST") else f"{RESOURCE_CONFIG_FILE} current_host"
     current = env.get("SM_CURRENT_HOST") or resource.get("current_host") or DEFAULT_HOST
+    hosts_from = "SM_HOSTS" if env.get("SM_HOSTS") else f"{RESOURCE_CONFIG_FILE} hosts"
     hosts = _json_env(env, "SM_HOSTS") or resource.get("hosts") or [current]
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-        raise ConfigError([f"the host list must be a JSON list of names, got {hosts!r}"])
+        raise ConfigError([f"{hosts_from} must be a JSON list of host names, got {_shown(hosts)}"])
     hosts = sorted(hosts)
     if current not in hosts:
-        raise ConfigError([f"current host {current!r} is not in the job's host list {hosts}"])
+        raise ConfigError([f"{current_from} {_shown(current)} is not in the job's host list ({hosts_from}) {_shown(hosts)}"])
 
     output_dir = Path(env.get("SM_OUTPUT_DIR") or base / "output")
     work_default = base / "work"
