@@ -17,7 +17,11 @@ pip=("$work/venv/bin/python" -m pip)
 "${pip[@]}" install -q --upgrade pip
 # A copy of the tree so the install cannot write build/ or *.egg-info into the checkout.
 git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$work" --one-top-level=src
-"${pip[@]}" install -q "$work/src[$extras]"
+# torch alone is held to the version requirements.txt pins (its range in pyproject.toml admits it): left free, pip
+# takes the newest release, a multi-GB CUDA build, where the pinned CPU wheel is already on this machine. Every
+# other range resolves freely.
+grep -E '^torch==' requirements.txt > "$work/constraints.txt"
+"${pip[@]}" install -q -c "$work/constraints.txt" "$work/src[$extras]"
 "${pip[@]}" check
 cd "$work"  # import the installed packages, not the checkout
 "$work/venv/bin/python" - <<'PY'
