@@ -13,9 +13,10 @@ import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from gr00t_core.errors import SettingsError
 from gr00t_core.json_text import JsonTextError, parse_json
@@ -45,44 +46,155 @@ _JOB_PREFIX = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,19}$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$")
 
 
-def _env(name: str, **kwargs: Any) -> Any:
-    return field(metadata={"env": name}, **kwargs)
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"expected a string, got {raw!r}")
+    return raw.strip()
 
 
-@dataclass(frozen=True)
-class DeploymentSettings:
-    image_uri: str = _env("GR00T_IMAGE_URI", default="")  # the training image in ECR (builtin and GR00T N1.5)
+def _integer(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError(f"expected an integer, got {raw!r}")
+    if isinstance(raw, int):
+        return raw
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"expected an integer, got {raw!r}") from None
+
+
+def _items(raw: Any) -> tuple[str, ...]:
+    # An environment variable can only hold text, so lists are comma-separated there; a JSON file may use a list.
+    if isinstance(raw, (list, tuple)):
+        items = [str(v).strip() for v in raw]
+    elif isinstance(raw, str):
+        items = [part.strip() for part in raw.split(",")]
+    else:
+        raise ValueError(f"expected a comma-separated string or a JSON list, got {raw!r}")
+    return tuple(i for i in items if i)
+
+
+def _matching(pattern: re.Pattern[str], problem: str, *, placeholder_ok: bool = False) -> AfterValidator:
+    """``problem`` (formatted with the value) when a non-empty value does not match; placeholders pass where
+    ``--dry-run`` may put them."""
+
+    def check(value: str) -> str:
+        if value and not (placeholder_ok and is_placeholder(value)) and not pattern.match(value):
+            raise ValueError(problem.format(value=value))
+        return value
+
+    return AfterValidator(check)
+
+
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+    return value
+
+
+def _runtime(value: int) -> int:
+    if value > 28 * 86400:
+        raise ValueError(f"SageMaker allows at most 28 days (2419200 s), got {value}")
+    return value
+
+
+def _keep_alive(value: int) -> int:
+    if not 0 <= value <= 3600:
+        raise ValueError(f"must be between 0 and 3600 (SageMaker warm pools), got {value}")
+    return value
+
+
+def _not_empty(fix: str) -> AfterValidator:
+    def check(value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(fix)
+        return value
+
+    return AfterValidator(check)
+
+
+def _one_of(*choices: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"must be {' or '.join(choices)}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _job_name_prefix(value: str) -> str:
+    if not _JOB_PREFIX.match(value):
+        raise ValueError(f"{value!r} must be 1-20 letters, digits or hyphens")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Integer = Annotated[int, BeforeValidator(_integer)]
+Items = Annotated[tuple[str, ...], BeforeValidator(_items)]
+PositiveInteger = Annotated[Integer, AfterValidator(_at_least_one)]
+ImageUri = Annotated[Text, _matching(re.compile(r"^\S{1,255}$"), "{value!r} is not an image URI (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG, <= 255 chars)", placeholder_ok=True)]
+
+
+def _env(name: str, default: Any) -> Any:
+    # The variable's name is the field's validation alias: the model reads {GR00T_*: value} mappings directly.
+    return Field(default=default, validation_alias=name)
+
+
+class DeploymentSettings(BaseModel):
+    # Frozen: read once per Lambda container and shared by every invocation. Built by field name in code and
+    # tests, by variable name from the environment and --settings files.
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, extra="forbid")
+
+    image_uri: ImageUri = _env("GR00T_IMAGE_URI", "")  # the training image in ECR (builtin and GR00T N1.5)
     # One image per later Isaac-GR00T generation (container/Dockerfile built with its GR00T_COMMIT); "" = that
     # generation cannot be launched here. gr00t_core.engines names the field each engine runs on.
-    image_uri_n1_6: str = _env("GR00T_IMAGE_URI_N1_6", default="")
-    image_uri_n1_7: str = _env("GR00T_IMAGE_URI_N1_7", default="")
-    role_arn: str = _env("GR00T_ROLE_ARN", default="")  # SageMaker execution role passed to the job
+    image_uri_n1_6: ImageUri = _env("GR00T_IMAGE_URI_N1_6", "")
+    image_uri_n1_7: ImageUri = _env("GR00T_IMAGE_URI_N1_7", "")
+    # SageMaker execution role passed to the job
+    role_arn: Annotated[Text, _matching(_ROLE_ARN, "{value!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", placeholder_ok=True)] = _env("GR00T_ROLE_ARN", "")
     # fnmatch patterns, e.g. "ml.g6e.*"; every instance type a config names (fallbacks too) must match one
-    allowed_instance_types: tuple[str, ...] = _env("GR00T_ALLOWED_INSTANCE_TYPES", default=DEFAULT_ALLOWED_INSTANCE_TYPES)
-    max_instance_count: int = _env("GR00T_MAX_INSTANCE_COUNT", default=DEFAULT_MAX_INSTANCE_COUNT)
-    max_runtime_seconds: int = _env("GR00T_MAX_RUNTIME_SECONDS", default=DEFAULT_MAX_RUNTIME_SECONDS)
-    max_keep_alive_seconds: int = _env("GR00T_MAX_KEEP_ALIVE_SECONDS", default=DEFAULT_MAX_KEEP_ALIVE_SECONDS)
-    # Hugging Face owners whose models may be fine-tuned ("*" = any); absolute local paths are always allowed
-    allowed_base_model_owners: tuple[str, ...] = _env(
-        "GR00T_ALLOWED_BASE_MODEL_OWNERS", default=DEFAULT_ALLOWED_BASE_MODEL_OWNERS
+    allowed_instance_types: Annotated[Items, _not_empty("must name at least one instance type or pattern, e.g. ml.g6e.*")] = _env(
+        "GR00T_ALLOWED_INSTANCE_TYPES", DEFAULT_ALLOWED_INSTANCE_TYPES
     )
-    token_table: str = _env("GR00T_TOKEN_TABLE", default="")  # DynamoDB table of task tokens by job name
-    token_ttl_seconds: int = _env("GR00T_TOKEN_TTL_SECONDS", default=DEFAULT_TOKEN_TTL_SECONDS)
-    model_cache_bucket: str = _env("GR00T_MODEL_CACHE_BUCKET", default="")  # "" = no S3 model-cache tier
-    model_cache_prefix: str = _env("GR00T_MODEL_CACHE_PREFIX", default=DEFAULT_MODEL_CACHE_PREFIX)
-    file_system_id: str = _env("GR00T_FILE_SYSTEM_ID", default="")  # FSx for Lustre / EFS model cache ("" = none)
-    file_system_type: str = _env("GR00T_FILE_SYSTEM_TYPE", default="")  # FSxLustre | EFS
+    max_instance_count: PositiveInteger = _env("GR00T_MAX_INSTANCE_COUNT", DEFAULT_MAX_INSTANCE_COUNT)
+    max_runtime_seconds: Annotated[PositiveInteger, AfterValidator(_runtime)] = _env("GR00T_MAX_RUNTIME_SECONDS", DEFAULT_MAX_RUNTIME_SECONDS)
+    max_keep_alive_seconds: Annotated[Integer, AfterValidator(_keep_alive)] = _env("GR00T_MAX_KEEP_ALIVE_SECONDS", DEFAULT_MAX_KEEP_ALIVE_SECONDS)
+    # Hugging Face owners whose models may be fine-tuned ("*" = any); absolute local paths are always allowed
+    allowed_base_model_owners: Annotated[Items, _not_empty("must name at least one Hugging Face owner (e.g. nvidia) or *")] = _env(
+        "GR00T_ALLOWED_BASE_MODEL_OWNERS", DEFAULT_ALLOWED_BASE_MODEL_OWNERS
+    )
+    token_table: Text = _env("GR00T_TOKEN_TABLE", "")  # DynamoDB table of task tokens by job name
+    token_ttl_seconds: PositiveInteger = _env("GR00T_TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)
+    # "" = no S3 model-cache tier
+    model_cache_bucket: Annotated[Text, _matching(_BUCKET, "{value!r} is not an S3 bucket name (give the name, not s3://...)")] = _env(
+        "GR00T_MODEL_CACHE_BUCKET", ""
+    )
+    model_cache_prefix: Text = _env("GR00T_MODEL_CACHE_PREFIX", DEFAULT_MODEL_CACHE_PREFIX)
+    # FSx for Lustre / EFS model cache ("" = none)
+    file_system_id: Annotated[Text, _matching(_FS_ID, "{value!r} is not a file system id (fs-0123456789abcdef0)")] = _env("GR00T_FILE_SYSTEM_ID", "")
+    file_system_type: Text = _env("GR00T_FILE_SYSTEM_TYPE", "")  # FSxLustre | EFS
     # FSx: /<MountName>/<path>; EFS: /<path>
-    file_system_directory: str = _env("GR00T_FILE_SYSTEM_DIRECTORY", default="")
-    file_system_access_mode: str = _env("GR00T_FILE_SYSTEM_ACCESS_MODE", default=DEFAULT_FILE_SYSTEM_ACCESS_MODE)
-    subnets: tuple[str, ...] = _env("GR00T_SUBNETS", default=())
-    security_groups: tuple[str, ...] = _env("GR00T_SECURITY_GROUPS", default=())
-    hf_token_secret_id: str = _env("GR00T_HF_TOKEN_SECRET_ID", default="")  # a secret's id, never the token
-    output_prefix: str = _env("GR00T_OUTPUT_PREFIX", default="")  # s3://bucket/prefix/ for standalone runs
+    file_system_directory: Text = _env("GR00T_FILE_SYSTEM_DIRECTORY", "")
+    file_system_access_mode: Annotated[Text, _one_of("rw", "ro")] = _env("GR00T_FILE_SYSTEM_ACCESS_MODE", DEFAULT_FILE_SYSTEM_ACCESS_MODE)
+    subnets: Items = _env("GR00T_SUBNETS", ())
+    security_groups: Items = _env("GR00T_SECURITY_GROUPS", ())
+    hf_token_secret_id: Text = _env("GR00T_HF_TOKEN_SECRET_ID", "")  # a secret's id, never the token
+    # s3://bucket/prefix/ for standalone runs
+    output_prefix: Annotated[Text, _matching(_S3_PREFIX, "{value!r} must be an s3://bucket/prefix/ URI")] = _env("GR00T_OUTPUT_PREFIX", "")
     # The asset bucket's customer-managed KMS key ("" = SSE-S3 / AWS managed). Sent as OutputDataConfig.KmsKeyId:
     # without it SageMaker encrypts its output with the account's aws/s3 key, not the bucket's key.
-    asset_kms_key_arn: str = _env("GR00T_ASSET_KMS_KEY_ARN", default="")
-    job_name_prefix: str = _env("GR00T_JOB_NAME_PREFIX", default=DEFAULT_JOB_NAME_PREFIX)
+    asset_kms_key_arn: Annotated[
+        Text, _matching(_KMS_KEY_ARN, "{value!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; not an alias)")
+    ] = _env("GR00T_ASSET_KMS_KEY_ARN", "")
+    job_name_prefix: Annotated[Text, AfterValidator(_job_name_prefix)] = _env("GR00T_JOB_NAME_PREFIX", DEFAULT_JOB_NAME_PREFIX)
+
+    @model_validator(mode="after")
+    def _combinations(self) -> DeploymentSettings:
+        # Rules between settings; pydantic runs them once every setting is valid on its own.
+        problems = _combination_problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
     @property
     def model_cache_uri(self) -> str:
@@ -112,77 +224,34 @@ class DeploymentSettings:
         """A copy with clearly marked placeholders for what is missing (``--dry-run`` without settings)."""
         missing = ("role_arn", *IMAGE_FIELDS)
         placeholders: dict[str, Any] = {name: PLACEHOLDER.format(env=env_name(name)) for name in missing if not getattr(self, name)}
-        return replace(self, **placeholders)
+        return self.model_copy(update=placeholders)
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables that describe these settings (what the SAM template sets)."""
+        return {env_name(name): ",".join(v) if isinstance(v, tuple) else str(v) for name, v in self}
+
+
+_ENV_BY_FIELD: dict[str, str] = {name: str(info.validation_alias) for name, info in DeploymentSettings.model_fields.items()}
+_FIELD_BY_ENV: dict[str, str] = {env: name for name, env in _ENV_BY_FIELD.items()}
+ENV_NAMES: tuple[str, ...] = tuple(_ENV_BY_FIELD.values())
+IMAGE_FIELDS = ("image_uri", "image_uri_n1_6", "image_uri_n1_7")
 
 
 def env_name(field_name: str) -> str:
-    return _FIELDS[field_name].metadata["env"]
-
-
-_FIELDS = {f.name: f for f in fields(DeploymentSettings)}
-ENV_NAMES: tuple[str, ...] = tuple(f.metadata["env"] for f in fields(DeploymentSettings))
-IMAGE_FIELDS = ("image_uri", "image_uri_n1_6", "image_uri_n1_7")
+    return _ENV_BY_FIELD[field_name]
 
 
 def is_placeholder(value: str) -> bool:
     return value.startswith("<PLACEHOLDER")
 
 
-def _parse(name: str, raw: Any, default: Any) -> Any:
-    if isinstance(default, tuple):
-        if isinstance(raw, (list, tuple)):
-            items = [str(v).strip() for v in raw]
-        elif isinstance(raw, str):
-            items = [part.strip() for part in raw.split(",")]
-        else:
-            raise ValueError(f"expected a comma-separated string or a JSON list, got {raw!r}")
-        return tuple(i for i in items if i)
-    if isinstance(default, int):
-        if isinstance(raw, bool):
-            raise ValueError(f"expected an integer, got {raw!r}")
-        try:
-            return int(str(raw).strip())
-        except ValueError:
-            raise ValueError(f"expected an integer, got {raw!r}") from None
-    if not isinstance(raw, str):
-        raise ValueError(f"expected a string, got {raw!r}")
-    return raw.strip()
-
-
-def _validate(s: DeploymentSettings) -> list[str]:
+def _combination_problems(s: DeploymentSettings) -> list[str]:
     problems: list[str] = []
 
     def bad(field_name: str, message: str) -> None:
         problems.append(f"{env_name(field_name)}: {message}")
 
-    if s.role_arn and not is_placeholder(s.role_arn) and not _ROLE_ARN.match(s.role_arn):
-        bad("role_arn", f"{s.role_arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
-    for name in IMAGE_FIELDS:
-        uri = getattr(s, name)
-        if uri and not is_placeholder(uri) and (len(uri) > 255 or re.search(r"\s", uri)):
-            bad(name, f"{uri!r} is not an image URI (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG, <= 255 chars)")
-    if not s.allowed_instance_types:
-        bad("allowed_instance_types", "must name at least one instance type or pattern, e.g. ml.g6e.*")
-    for name in ("max_instance_count", "max_runtime_seconds", "token_ttl_seconds"):
-        if getattr(s, name) < 1:
-            bad(name, f"must be at least 1, got {getattr(s, name)}")
-    if not 0 <= s.max_keep_alive_seconds <= 3600:
-        bad("max_keep_alive_seconds", f"must be between 0 and 3600 (SageMaker warm pools), got {s.max_keep_alive_seconds}")
-    if s.max_runtime_seconds > 28 * 86400:
-        bad("max_runtime_seconds", f"SageMaker allows at most 28 days (2419200 s), got {s.max_runtime_seconds}")
-    if not s.allowed_base_model_owners:
-        bad("allowed_base_model_owners", "must name at least one Hugging Face owner (e.g. nvidia) or *")
-    if s.model_cache_bucket and not _BUCKET.match(s.model_cache_bucket):
-        bad("model_cache_bucket", f"{s.model_cache_bucket!r} is not an S3 bucket name (give the name, not s3://...)")
-    if s.output_prefix and not _S3_PREFIX.match(s.output_prefix):
-        bad("output_prefix", f"{s.output_prefix!r} must be an s3://bucket/prefix/ URI")
-    if s.asset_kms_key_arn and not _KMS_KEY_ARN.match(s.asset_kms_key_arn):
-        bad("asset_kms_key_arn", f"{s.asset_kms_key_arn!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; not an alias)")
-    if not _JOB_PREFIX.match(s.job_name_prefix):
-        bad("job_name_prefix", f"{s.job_name_prefix!r} must be 1-20 letters, digits or hyphens")
     if s.file_system_id:
-        if not _FS_ID.match(s.file_system_id):
-            bad("file_system_id", f"{s.file_system_id!r} is not a file system id (fs-0123456789abcdef0)")
         if s.file_system_type not in _FILE_SYSTEM_TYPES:
             bad("file_system_type", f"must be one of {', '.join(_FILE_SYSTEM_TYPES)} when GR00T_FILE_SYSTEM_ID is set, got {s.file_system_type!r}")
         if not s.file_system_directory.startswith("/"):
@@ -191,8 +260,6 @@ def _validate(s: DeploymentSettings) -> list[str]:
             bad("file_system_id", "a file system channel needs GR00T_SUBNETS and GR00T_SECURITY_GROUPS (the job runs in your VPC)")
     elif s.file_system_type or s.file_system_directory:
         bad("file_system_id", "GR00T_FILE_SYSTEM_TYPE/DIRECTORY are set but GR00T_FILE_SYSTEM_ID is empty")
-    if s.file_system_access_mode not in ("rw", "ro"):
-        bad("file_system_access_mode", f"must be rw or ro, got {s.file_system_access_mode!r}")
     if bool(s.subnets) != bool(s.security_groups):
         bad("subnets", "set both GR00T_SUBNETS and GR00T_SECURITY_GROUPS, or neither")
     if not 0 <= len(s.subnets) <= 16 or any(not _SUBNET.match(x) for x in s.subnets):
@@ -202,24 +269,49 @@ def _validate(s: DeploymentSettings) -> list[str]:
     return problems
 
 
+def _problems(error: ValidationError) -> dict[str, list[str]]:
+    """``{GR00T_X: [what is wrong and the fix]}`` instead of pydantic's report; the combination rules come under
+    "" (their lines already name their variables)."""
+    problems: dict[str, list[str]] = {}
+    for item in error.errors(include_url=False):
+        cause = item.get("ctx", {}).get("error")
+        message = str(cause) if isinstance(cause, ValueError) else item["msg"]
+        if not item["loc"]:
+            problems.setdefault("", []).extend(message.splitlines())
+            continue
+        env = _ENV_BY_FIELD.get(str(item["loc"][0]), str(item["loc"][0]))
+        problems.setdefault(env, []).append(f"{env}: {message}")
+    return problems
+
+
 def settings_from_mapping(values: Mapping[str, Any], *, base: DeploymentSettings | None = None, source: str) -> DeploymentSettings:
     """Settings from ``{ENV_NAME: value}`` on top of ``base``; keys other than GR00T_* settings are ignored."""
-    kwargs: dict[str, Any] = {}
-    problems: list[str] = []
-    for f in fields(DeploymentSettings):
-        env = f.metadata["env"]
-        if env not in values or values[env] is None or values[env] == "" and not isinstance(f.default, str):
+    given: dict[str, Any] = {}
+    for env, name in _FIELD_BY_ENV.items():
+        raw = values.get(env)
+        # an empty variable means "not set" unless the setting is text (where "" is the documented off value)
+        if raw is None or raw == "" and not isinstance(DeploymentSettings.model_fields[name].default, str):
             continue
-        try:
-            kwargs[f.name] = _parse(env, values[env], f.default)
-        except ValueError as exc:
-            problems.append(f"{env}: {exc}")
-    unknown = sorted(k for k in values if k.startswith("GR00T_") and k not in ENV_NAMES)
+        given[env] = raw
+    problems: list[str] = []
+    unknown = sorted(k for k in values if k.startswith("GR00T_") and k not in _FIELD_BY_ENV)
     if unknown and source != "environment":
         problems.append(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(ENV_NAMES)}")
-    settings = replace(base or DeploymentSettings(), **kwargs)
-    problems += _validate(settings)
-    if problems:
+    layered = {env_name(name): value for name, value in base} if base else {}
+    settings = None
+    # pydantic checks the combinations only once every setting is valid: a second pass without the invalid
+    # settings (they keep their base values) reports those too, so one message lists every problem.
+    for _ in range(2):
+        try:
+            settings = DeploymentSettings.model_validate({**layered, **given})
+            break
+        except ValidationError as exc:
+            found = _problems(exc)
+            problems += [line for lines in found.values() for line in lines if line not in problems]
+            if not given.keys() & found.keys():
+                break
+            given = {env: raw for env, raw in given.items() if env not in found}
+    if problems or settings is None:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise SettingsError(f"Invalid deployment settings in {source} ({len(problems)} problem(s)):\n{lines}")
     return settings

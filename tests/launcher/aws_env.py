@@ -54,13 +54,7 @@ def settings(**overrides: Any) -> DeploymentSettings:
 
 def settings_env(s: DeploymentSettings) -> dict[str, str]:
     """The Lambda environment variables that describe ``s`` (what the SAM template sets)."""
-    from dataclasses import fields
-
-    env = {}
-    for f in fields(s):
-        value = getattr(s, f.name)
-        env[f.metadata["env"]] = ",".join(value) if isinstance(value, tuple) else str(value)
-    return env
+    return s.environment()
 
 
 def load_event(name: str) -> dict[str, Any]:

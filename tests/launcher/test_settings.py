@@ -9,8 +9,10 @@ from launcher.orchestration.settings import (
     DEFAULT_MAX_INSTANCE_COUNT,
     ENV_NAMES,
     DeploymentSettings,
+    env_name,
     is_placeholder,
     load_settings,
+    settings_from_environment,
 )
 
 
@@ -130,3 +132,89 @@ def test_base_model_owners():
 def test_env_names_are_unique_and_prefixed():
     assert len(set(ENV_NAMES)) == len(ENV_NAMES)
     assert all(n.startswith("GR00T_") for n in ENV_NAMES)
+
+
+@pytest.mark.parametrize(
+    "env,match",
+    [
+        ({"GR00T_MAX_INSTANCE_COUNT": True}, r"GR00T_MAX_INSTANCE_COUNT: expected an integer, got True"),
+        ({"GR00T_MAX_INSTANCE_COUNT": 2.5}, r"GR00T_MAX_INSTANCE_COUNT: expected an integer, got 2.5"),
+        ({"GR00T_TOKEN_TTL_SECONDS": "0"}, r"GR00T_TOKEN_TTL_SECONDS: must be at least 1, got 0"),
+        ({"GR00T_ROLE_ARN": 7}, r"GR00T_ROLE_ARN: expected a string, got 7"),
+        ({"GR00T_SUBNETS": {"a": 1}}, r"GR00T_SUBNETS: expected a comma-separated string or a JSON list"),
+        ({"GR00T_IMAGE_URI_N1_6": "repo:tag with space"}, r"GR00T_IMAGE_URI_N1_6: 'repo:tag with space' is not an image URI"),
+        ({"GR00T_IMAGE_URI": "x" * 256}, r"GR00T_IMAGE_URI: 'x+' is not an image URI"),
+        ({"GR00T_FILE_SYSTEM_ACCESS_MODE": "w"}, r"GR00T_FILE_SYSTEM_ACCESS_MODE: must be rw or ro, got 'w'"),
+        ({"GR00T_ALLOWED_INSTANCE_TYPES": " , "}, r"GR00T_ALLOWED_INSTANCE_TYPES: must name at least one instance type"),
+        ({"GR00T_ALLOWED_BASE_MODEL_OWNERS": []}, r"GR00T_ALLOWED_BASE_MODEL_OWNERS: must name at least one Hugging Face owner"),
+        ({"GR00T_JOB_NAME_PREFIX": ""}, r"GR00T_JOB_NAME_PREFIX: '' must be 1-20 letters"),  # text: "" is a value
+        ({"GR00T_SECURITY_GROUPS": "sg-1", "GR00T_SUBNETS": "subnet-0123456789abcdef0"}, r"GR00T_SECURITY_GROUPS: must be 1-5 security group ids"),
+        ({"GR00T_FILE_SYSTEM_ID": "fsx-1", "GR00T_FILE_SYSTEM_TYPE": "EFS"}, r"GR00T_FILE_SYSTEM_ID: 'fsx-1' is not a file system id"),
+    ],
+)
+def test_invalid_values_from_a_json_file_or_the_environment(tmp_path, env, match):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(env))
+    with pytest.raises(SettingsError, match=match) as from_file:
+        load_settings({}, path)
+    # one line per problem naming the variable, never pydantic's own report
+    assert "validation error" not in str(from_file.value) and "Value error" not in str(from_file.value)
+    assert "pydantic" not in str(from_file.value)
+
+
+def test_a_setting_that_fails_on_its_own_does_not_hide_the_combination_rules():
+    with pytest.raises(SettingsError, match=r"\(4 problem\(s\)\)") as caught:
+        load_settings({"GR00T_ROLE_ARN": "x", "GR00T_SUBNETS": "net-1", "GR00T_FILE_SYSTEM_TYPE": "EFS"})
+    message = str(caught.value)
+    assert "GR00T_ROLE_ARN: 'x' is not an IAM role ARN" in message
+    assert "GR00T_SUBNETS: set both GR00T_SUBNETS and GR00T_SECURITY_GROUPS" in message
+    assert "GR00T_SUBNETS: must be 1-16 subnet ids (subnet-...), got net-1" in message
+    assert "GR00T_FILE_SYSTEM_ID: GR00T_FILE_SYSTEM_TYPE/DIRECTORY are set" in message
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"GR00T_MAX_INSTANCE_COUNT": "", "GR00T_SUBNETS": "", "GR00T_MODEL_CACHE_BUCKET": ""},  # "" = unset
+        {"GR00T_MAX_INSTANCE_COUNT": " 4 ", "GR00T_ALLOWED_INSTANCE_TYPES": ["ml.g6e.*", " "]},
+        {"GR00T_MAX_INSTANCE_COUNT": 4, "GR00T_ALLOWED_INSTANCE_TYPES": "ml.g6e.*,"},
+    ],
+)
+def test_equivalent_spellings_give_the_defaults(tmp_path, env):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(env))
+    assert load_settings({}, path) == DeploymentSettings()
+
+
+def test_settings_round_trip_through_their_environment():
+    s = load_settings(
+        {
+            "GR00T_ROLE_ARN": "arn:aws:iam::123456789012:role/sm",
+            "GR00T_ALLOWED_INSTANCE_TYPES": "ml.g6e.*,ml.p5.48xlarge",
+            "GR00T_SUBNETS": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+            "GR00T_SECURITY_GROUPS": "sg-0123456789abcdef0",
+            "GR00T_MAX_KEEP_ALIVE_SECONDS": "0",
+        }
+    )
+    assert set(s.environment()) == set(ENV_NAMES)
+    assert load_settings(s.environment()) == s
+    assert s.environment()["GR00T_SUBNETS"] == "subnet-0123456789abcdef0,subnet-0123456789abcdef1"
+
+
+def test_settings_are_frozen_and_code_builds_them_by_field_name():
+    s = DeploymentSettings(max_instance_count=2)
+    assert s.max_instance_count == 2 and env_name("max_instance_count") == "GR00T_MAX_INSTANCE_COUNT"
+    with pytest.raises(ValueError, match="frozen"):
+        s.max_instance_count = 3  # type: ignore[misc]
+    assert hash(s) == hash(DeploymentSettings(max_instance_count=2))
+
+
+def test_the_launch_lambda_reads_its_settings_once(monkeypatch):
+    settings_from_environment.cache_clear()
+    monkeypatch.setenv("GR00T_MAX_INSTANCE_COUNT", "3")
+    try:
+        assert settings_from_environment().max_instance_count == 3
+        monkeypatch.setenv("GR00T_MAX_INSTANCE_COUNT", "5")
+        assert settings_from_environment().max_instance_count == 3
+    finally:
+        settings_from_environment.cache_clear()
