@@ -10,7 +10,15 @@ import json
 import pytest
 
 from lambda_handler.launch import handler
-from tests.launcher.aws_env import FakeLambdaContext, aws_world, dataset_meta, execution_result, lambda_runtime, load_event, waiting_task
+from tests.launcher.aws_env import (
+    FakeLambdaContext,
+    aws_world,
+    dataset_meta,
+    execution_result,
+    lambda_runtime,
+    load_event,
+    waiting_task,
+)
 
 CTX = FakeLambdaContext()
 
