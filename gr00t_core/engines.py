@@ -60,6 +60,7 @@ class EngineSpec:
     log_format: str  # how training metrics appear in the log (gr00t_core.metrics parses them)
     hub_id: re.Pattern[str] | None = field(default=None, compare=False)  # recognises the base model's name
     video_backends: tuple[str, ...] = ()  # videoBackend values its flag takes (empty: every choice)
+    several_datasets: bool = False  # trains on a mixture of several datasetPath folders
     # Defaults of this engine where the schema's (set for fine-tuning NVIDIA's pretrained weights) do not fit;
     # applied only to values no tier set.
     defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -124,6 +125,8 @@ ENGINES: tuple[EngineSpec, ...] = (
                "videoBackend": "--video-backend"},
         lora=True, batch_size="per-gpu", data_configs=True, lerobot_versions=("v2.0", "v2.1"),
         resume="--resume (HF Trainer continues from the newest checkpoint-N in --output-dir)",
+        # --dataset-path takes a list and mixes the datasets with equal weights (LeRobotMixtureDataset).
+        several_datasets=True,
         checkpoint_marker="trainer_state.json", log_format=_TRAINER_DICT,
         hub_id=re.compile(r"GR00T-N1\.5\b", re.IGNORECASE),
     ),

@@ -35,6 +35,7 @@ from gr00t_core.parameters import (
     CoercionError,
     Parameter,
     coerce,
+    dataset_paths,
     defaults,
     lookup,
     to_string,
@@ -231,6 +232,11 @@ def _engine_rules(config: ResolvedConfig) -> list[str]:
         problems.append(
             f"{_src(config, 'loraRank')} = {v['loraRank']}: {spec.label} fine-tuning has no LoRA options; "
             "set loraRank to 0 or use an N1.5 base model"
+        )
+    if len(dataset_paths(str(v["datasetPath"]))) > 1 and not spec.several_datasets:
+        problems.append(
+            f"{_src(config, 'datasetPath')} names several datasets, but {spec.label} trains on one "
+            "(only Isaac-GR00T N1.5 mixes several); name one folder, or merge the datasets into one"
         )
     config.warnings.extend(engines.ignored_parameters(spec, v, config.provenance, defaults()))
     if spec.generation is None:

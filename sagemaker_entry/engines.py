@@ -266,7 +266,7 @@ def build_command(
     ``python_path``: where a ``module:Class`` data config's module lies (the data_config channel), put on the
     trainer's PYTHONPATH so GR00T can import it."""
     spec = spec_for(config)
-    if more_dataset_dirs and spec.key != "n1.5":  # N1.6/N1.7's dataset_path is one string; builtin reads one
+    if more_dataset_dirs and not spec.several_datasets:  # refused at resolution already; a hand-made job lands here
         raise ValueError(f"engine {spec.key} trains on one dataset; name one folder in datasetPath")
     if spec.engine == Engine.BUILTIN.value:
         program = builtin_args(request_file)

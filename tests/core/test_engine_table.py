@@ -93,3 +93,16 @@ def test_engine_defaults_apply_to_values_nobody_chose(given, expected):
 def test_a_learning_rate_someone_chose_is_kept():
     assert resolve(file={"engine": "builtin", "learningRate": 1e-4}).values["learningRate"] == 1e-4
     assert resolve(parameters={"engine": "builtin", "learningRate": "0.0005"}).values["learningRate"] == 5e-4
+
+
+@pytest.mark.parametrize(
+    "engine,model,several",
+    [("isaac-gr00t", "nvidia/GR00T-N1.5-3B", True), ("isaac-gr00t", "nvidia/GR00T-N1.6-3B", False), ("builtin", "nvidia/GR00T-N1.5-3B", False)],
+)
+def test_several_datasets_only_where_the_engine_mixes_them(engine, model, several):
+    given = {"engine": engine, "baseModelPath": model, "datasetPath": "a,b"}
+    if several:
+        assert resolve(parameters=given).values["datasetPath"] == "a,b"
+    else:
+        with pytest.raises(ConfigError, match="names several datasets, but .* trains on one"):
+            resolve(parameters=given)
