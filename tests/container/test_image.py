@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
+from gr00t_data.synthetic import generate_dataset
 from local_mode import docker_env
 from local_mode.emulator import AwsEmulator
 from local_mode.image import DOCKERFILE, REPO_ROOT, content_hash, context_paths
-
 
 
 def _copy_sources() -> list[str]:
@@ -60,7 +60,6 @@ def test_dockerfile_production_path_pins_isaac_gr00t_n15():
 
 @pytest.mark.docker
 def test_image_runs_the_entry_for_train_and_for_no_argument(training_image, tmp_path):
-    generate_dataset = pytest.importorskip("gr00t_data.synthetic", reason="the data package is not installed yet").generate_dataset
     inspect = json.loads(subprocess.run(["docker", "image", "inspect", training_image], capture_output=True, text=True, check=True).stdout)[0]
     assert inspect["Config"]["Entrypoint"] == ["/usr/local/bin/train"]
     size_gb = inspect["Size"] / 1e9
@@ -114,7 +113,6 @@ def test_containers_reach_the_emulator_on_the_sdk_network(docker_status, trainin
 @pytest.mark.docker
 def test_a_finished_follower_waits_for_the_leader_in_multi_container_local_mode(training_image, tmp_path):
     """docker compose stops all containers when the first exits: a follower must not exit before the leader."""
-    generate_dataset = pytest.importorskip("gr00t_data.synthetic", reason="the data package is not installed yet").generate_dataset
     generate_dataset(tmp_path / "dataset", episodes=2, frames_per_episode=20)
     hps = {"engine": "builtin", "maxSteps": "4", "saveSteps": "2", "outputS3AssetFilesPath": "s3://b/files/",
            "outputFolderName": "gr00tOutput_x_trainingjob_20260101T000000_abc"}

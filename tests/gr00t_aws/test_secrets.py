@@ -22,11 +22,14 @@ def test_token_forms(sm, value):
 
 @pytest.mark.parametrize(
     "value,match",
-    [(None, "does not exist in Secrets Manager"), ("   ", "is empty"), ('{"user": "x"}', "JSON object without a token")],
+    [(None, "does not exist in Secrets Manager"), ("   ", "is empty"),
+     ('{"user": "s3cr3t-not-a-token"}', "JSON object without a token")],
 )
 def test_bad_secrets_are_user_errors_without_the_value(sm, value, match):
     if value is not None:
         sm.create_secret(Name="hf", SecretString=value)
     with pytest.raises(ModelFetchError, match=match) as info:
         read_hf_token(sm, "hf")
-    assert "x\"" not in str(info.value)
+    message = str(info.value)
+    assert "'hf'" in message  # the secret is named by its id ...
+    assert "s3cr3t-not-a-token" not in message  # ... and never by what it holds

@@ -11,10 +11,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from gr00t_data.synthetic import generate_dataset
 from launcher import cli
-
-pytest.importorskip("gr00t_data.prepare")
-from gr00t_data.synthetic import generate_dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = {"engine": "builtin", "maxSteps": 40, "saveSteps": 20, "batchSize": 8, "instanceType": "local_cpu"}

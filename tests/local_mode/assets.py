@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import pytest
 
 from local_mode.image import REPO_ROOT
 
@@ -19,15 +18,8 @@ from local_mode.image import REPO_ROOT
 SHORT_RUN = {"engine": "builtin", "maxSteps": 6, "saveSteps": 3, "batchSize": 4, "dataloaderNumWorkers": 0, "evalEpisodes": 0}
 
 
-def require_pipeline() -> None:
-    """The data package (#2) is written in parallel with local mode: until it has landed the pipeline cannot run."""
-    for module in ("gr00t_data.synthetic", "gr00t_data.prepare", "gr00t_data.meta"):
-        pytest.importorskip(module, reason=f"{module} (the data package) is not installed yet")
-
-
 def make_asset(root: Path, config: dict[str, Any] | str | None = None, *, dataset: bool = True, episodes: int = 3,
                frames: int = 30) -> Path:
-    require_pipeline()
     from gr00t_data.synthetic import generate_dataset
 
     root.mkdir(parents=True, exist_ok=True)

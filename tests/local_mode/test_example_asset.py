@@ -7,14 +7,13 @@ import shutil
 
 import pytest
 
-from tests.local_mode.assets import REPO_ROOT, require_pipeline, run_local_cli
+from tests.local_mode.assets import REPO_ROOT, run_local_cli
 
 pytestmark = pytest.mark.slow
 EXAMPLE = REPO_ROOT / "examples" / "so101_table_cleanup"
 
 
 def test_the_example_asset_fine_tunes_and_its_loss_goes_down(tmp_path):
-    require_pipeline()
     asset = shutil.copytree(EXAMPLE, tmp_path / EXAMPLE.name, ignore=shutil.ignore_patterns("gr00tOutput_*"))
     run = run_local_cli(str(asset), "--runner", "process")
     assert run.code == 0, run.out[-4000:] + run.err[-4000:]

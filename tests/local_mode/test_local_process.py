@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.local_mode.assets import REPO_ROOT, SHORT_RUN, entry_processes, make_asset, require_pipeline, run_local_cli
+from tests.local_mode.assets import REPO_ROOT, SHORT_RUN, entry_processes, make_asset, run_local_cli
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +63,6 @@ def test_local_run_trains_and_registers_the_outputs_in_the_asset(tmp_path):
 )
 def test_bad_input_fails_the_state_machine_with_the_vams_reason(tmp_path, case, expected):
     if case == "missing_asset_dir":
-        require_pipeline()
         asset = tmp_path / "nowhere"
     elif case == "no_dataset":
         asset = make_asset(tmp_path / "asset", SHORT_RUN, dataset=False)

@@ -49,9 +49,7 @@ def _bucket_exists(client) -> bool:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    # The data package is written in parallel with this one: until it has landed these tests cannot run.
-    pytest.importorskip("gr00t_data.prepare", reason="gr00t_data.prepare (dataset preparation) is not installed")
-    generate_dataset = pytest.importorskip("gr00t_data.synthetic").generate_dataset
+    from gr00t_data.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("channel") / "so100"
     generate_dataset(root, layout="so100_dualcam", episodes=4, frames_per_episode=40, width=64, height=48)
