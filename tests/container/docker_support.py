@@ -7,8 +7,6 @@ to show when Docker cannot run.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from local_mode import docker_env
