@@ -92,6 +92,9 @@ class OutputPublisher:
             self._thread.join()
 
     def upload_complete_checkpoints(self, *, final: bool = False) -> None:
+        # The final pass tries every checkpoint, then names each one that did not land: stopping at the first
+        # failure would leave later checkpoints uncopied and unnamed.
+        failures: list[str] = []
         for _step, path in list_checkpoints(self.checkpoint_dir):
             if self._stop.is_set() and not final:
                 return
@@ -103,15 +106,20 @@ class OutputPublisher:
                 continue
             try:
                 sent = self._upload_tree(path, what=f"files of {path.name}")
-            except UploadError:
+            except UploadError as exc:
                 self._failed.add(path.name)  # retried (already with backoff) only by the final pass
-                raise
+                if not final:
+                    raise
+                failures.append(f"{path.name} did not land: {exc}")
+                continue
             self.stats.checkpoints.append(path.name)
             if sent:
                 log.info("copied %s (%d files) to %s%s/", path.name, sent, self.uri, path.name)
             else:
                 log.info("%s was already copied by an earlier attempt", path.name)
             self._check_object_count(per_checkpoint=len(_tree_files(path)))
+        if failures:
+            raise UploadError(" ; ".join(failures))
 
     # --- shared -------------------------------------------------------------------------------------------
     def _upload_tree(self, folder: Path, *, what: str) -> int:
