@@ -168,7 +168,7 @@ def measure_training(dataset: Path, output: Path, *, workers: int, batch: int, c
     # epoch k ends at the first step line at or past k x steps-per-epoch (the final save and plots come after)
     ends = [next(t for step, t in stdout.steps if step >= min(k * per_epoch, steps)) for k in range(1, epochs + 1)]
     starts = [began, *ends[:-1]]
-    by_epoch = [{"epoch": k + 1, **memory.peak(a, b)} for k, (a, b) in enumerate(zip(starts, ends))]
+    by_epoch = [{"epoch": k + 1, **memory.peak(a, b)} for k, (a, b) in enumerate(zip(starts, ends, strict=True))]
     return {
         "steps": steps,
         "samples_per_second_steady": round(statistics.median(rates[1:]), 1),

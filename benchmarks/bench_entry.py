@@ -27,8 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from sagemaker_entry.model_cache import RECORD, cache_key
 from benchmarks._support import moto_workspace
+from sagemaker_entry.model_cache import RECORD, cache_key
 from tests.sagemaker_entry.jobs import BUCKET, REPO_ROOT, make_job
 
 FAKE_TRAINER = "import sys\nprint('stand-in trainer started', flush=True)\nsys.exit(0)\n"

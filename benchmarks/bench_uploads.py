@@ -28,11 +28,11 @@ from pathlib import Path
 
 import boto3
 
+from benchmarks._support import moto_workspace
 from gr00t_aws import uploads
 from gr00t_aws.clients import client_config
 from sagemaker_entry.checkpoints import MANIFEST_NAME, UploadManifest
 from sagemaker_entry.outputs import OutputPublisher
-from benchmarks._support import moto_workspace
 
 MIB = 1024 * 1024
 BLOCK = os.urandom(8 * MIB)  # incompressible content, written repeatedly (fast, and not a sparse file)

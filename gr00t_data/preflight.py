@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gr00t_core.data_configs import backend_problem, is_custom_config
 from gr00t_core.errors import ConfigError, DatasetError
 from gr00t_core.parameters import dataset_paths, lookup
 from gr00t_core.resolution import CONFIG_FILE_NAME, TIER_LABELS, ResolvedConfig, Tier, parse_config_file, resolve
-from gr00t_core.data_configs import backend_problem, is_custom_config
-from gr00t_data.custom_config import check_custom_config
 from gr00t_data.convert import convert_and_prepare, is_v3
+from gr00t_data.custom_config import check_custom_config
 from gr00t_data.prepare import PrepareReport, prepare_dataset
 
 _DATASET_PARAMETERS = ("datasetPath", "dataConfig")

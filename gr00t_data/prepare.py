@@ -117,12 +117,12 @@ def _check_parquet(root: Path, meta: MetaReport, problems: list[str], warnings: 
             problems.append(f"{column!r} holds NaN or infinite values; GR00T cannot normalise them - re-export the affected episodes")
     short = [
         f"{data_file(meta.info, e['episode_index'])} ({n} rows, {e['length']} listed)"
-        for e, n in zip(meta.episodes, data.rows)
+        for e, n in zip(meta.episodes, data.rows, strict=True)
         if n < e["length"]
     ]
     if short:
         problems.append(f"episode files shorter than meta/episodes.jsonl says: {_examples(short)}")
-    longer = [e["episode_index"] for e, n in zip(meta.episodes, data.rows) if n > e["length"]]
+    longer = [e["episode_index"] for e, n in zip(meta.episodes, data.rows, strict=True) if n > e["length"]]
     if longer:
         warnings.append(f"{len(longer)} episode file(s) hold more rows than meta/episodes.jsonl lists; GR00T uses the listed length")
     return data

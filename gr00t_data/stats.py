@@ -138,7 +138,7 @@ def load_numeric(paths: Sequence[Path], *, base: Path | None = None) -> NumericD
             problems.append(f"{_label(path, base)}: not a readable parquet file ({exc}); re-export or restore the episode")
             schemas.append(None)
             rows.append(0)
-    readable = [(p, s) for p, s in zip(paths, schemas) if s is not None]
+    readable = [(p, s) for p, s in zip(paths, schemas, strict=True) if s is not None]
     if not readable:
         raise DatasetError(problems or ["no parquet file to read; the dataset needs its data/ folder"])
     first_path, columns = readable[0]
@@ -152,7 +152,7 @@ def load_numeric(paths: Sequence[Path], *, base: Path | None = None) -> NumericD
     total = sum(rows)
     matrices: dict[str, np.ndarray] = {}
     offset = 0
-    for path, n in zip(paths, rows):
+    for path, n in zip(paths, rows, strict=True):
         where = _label(path, base)
         try:
             table = pq.read_table(path, columns=list(columns))

@@ -124,7 +124,7 @@ def _render(states: np.ndarray, target: np.ndarray, camera: int, width: int, hei
     frames[:, ty : ty + dot, tx : tx + dot] = (40, 160, 220)
     xs, ys = pixel(states[:, jx], width, side), pixel(states[:, jy], height, side)
     color = np.array((250, 230, 60) if camera == 0 else (240, 90, 200), dtype=np.uint8)
-    for t, (x, y) in enumerate(zip(xs, ys)):
+    for t, (x, y) in enumerate(zip(xs, ys, strict=True)):
         frames[t, y : y + side, x : x + side] = color
     return frames
 

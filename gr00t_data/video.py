@@ -131,7 +131,7 @@ def yuv420p_frame(image: np.ndarray) -> av.VideoFrame:
     """
     converted = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
     frame = av.VideoFrame(converted.width, converted.height, "yuv420p")
-    for source, target in zip(converted.planes, frame.planes):
+    for source, target in zip(converted.planes, frame.planes, strict=True):
         rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)[: target.height, : target.width]
         padded = np.zeros((target.height, target.line_size), np.uint8)
         padded[:, : target.width] = rows

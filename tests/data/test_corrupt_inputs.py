@@ -3,13 +3,14 @@ the asset is left byte for byte as it was (a dataset that is not ready is never 
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from launcher import cli
 from gr00t_data.synthetic import generate_dataset
+from launcher import cli
 
 
 def _not_json(token: str) -> None:

@@ -102,7 +102,7 @@ def test_encoder_input_rows_are_zero_padded() -> None:
     image = np.random.default_rng(0).integers(0, 255, (24, 30, 3), dtype=np.uint8)
     frame = yuv420p_frame(image)
     reference = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
-    for plane, ref in zip(frame.planes, reference.planes):
+    for plane, ref in zip(frame.planes, reference.planes, strict=True):
         rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height]
         ref_rows = np.frombuffer(ref, np.uint8).reshape(-1, ref.line_size)[: ref.height]
         assert plane.line_size > plane.width  # there is padding to clean
