@@ -32,6 +32,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -218,24 +219,36 @@ def _packets(path: Path, rel: str) -> tuple[av.container.InputContainer, av.vide
     return container, stream, packets
 
 
+def _pts(packet: av.Packet) -> int:
+    # _packets keeps only packets with a pts and a dts; this tells the type checker so.
+    if packet.pts is None or packet.dts is None:
+        raise ValueError("a packet without timestamps")
+    return packet.pts
+
+
+def _time_base(stream: av.video.stream.VideoStream) -> Fraction:
+    if stream.time_base is None:
+        raise ValueError("the video stream has no time base")
+    return stream.time_base
+
+
 def _copyable(packets: list[av.Packet], chosen: list[int]) -> bool:
     """The chosen packets (indices in decode order) decode on their own: one unbroken run in decode order that
     starts with a keyframe presented first (an open GOP or a cut inside a GOP fails this)."""
     if not chosen or chosen != list(range(chosen[0], chosen[-1] + 1)):
         return False
     first = packets[chosen[0]]
-    return bool(first.is_keyframe) and first.pts == min(packets[i].pts for i in chosen)
+    return bool(first.is_keyframe) and _pts(first) == min(_pts(packets[i]) for i in chosen)
 
 
 def _stream_copy(stream: av.video.stream.VideoStream, packets: list[av.Packet], chosen: list[int], dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    offset = packets[chosen[0]].pts  # the episode's first frame becomes t = 0
+    offset = _pts(packets[chosen[0]])  # the episode's first frame becomes t = 0
     with av.open(str(dest), "w", format="mp4") as out:
         target = out.add_stream_from_template(stream)
         for i in chosen:
             packet = packets[i]
-            packet.pts -= offset
-            packet.dts -= offset
+            packet.pts, packet.dts = _pts(packet) - offset, (packet.dts or 0) - offset
             packet.stream = target
             out.mux(packet)
 
@@ -249,9 +262,9 @@ def _reencode(container: av.container.InputContainer, stream: av.video.stream.Vi
     counts: dict[int, int] = defaultdict(int)
     try:
         for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base) if frame.pts is not None else None
-            if t is None:
+            if frame.pts is None:
                 continue
+            t = float(frame.pts * _time_base(stream))
             for n, cut in enumerate(cuts):
                 if cut.start - tol <= t < cut.end - tol:
                     if n not in writers:
@@ -287,7 +300,7 @@ def _convert_camera(root: Path, dest: Path, info: dict[str, Any], key: str, reco
         container, stream, packets = _packets(root / rel, rel)
         try:
             base = stream.start_time or 0
-            times = [float((p.pts - base) * stream.time_base) for p in packets]
+            times = [float((_pts(p) - base) * _time_base(stream)) for p in packets]
             again: list[_Cut] = []
             for cut in sorted(cuts, key=lambda c: c.start):
                 chosen = [i for i, t in enumerate(times) if cut.start - tol <= t < cut.end - tol]
@@ -304,8 +317,8 @@ def _convert_camera(root: Path, dest: Path, info: dict[str, Any], key: str, reco
                 report.video_seconds += cut.end - cut.start
             if again:
                 _reencode(container, stream, codec, [
-                    _Cut(c.episode_index, c.start + float(base * stream.time_base), c.end + float(base * stream.time_base),
-                         c.length, c.dest) for c in again], fps, tol)
+                    _Cut(c.episode_index, c.start + float(base * _time_base(stream)),
+                         c.end + float(base * _time_base(stream)), c.length, c.dest) for c in again], fps, tol)
                 report.reencoded_videos += len(again)
         except (av.FFmpegError, VideoReadError, ValueError) as exc:
             raise _Bad(f"{rel}: cannot be cut into episodes ({exc}); re-encode it to h264 or re-upload it") from None

@@ -69,17 +69,20 @@ class VideoWriter:
 
     def __init__(self, path: Path, *, fps: float, encoder: str, width: int, height: int, crf: int, gop: int,
                  options: dict[str, str] | None = None) -> None:
-        options = {"g": str(gop), "crf": str(crf), **(options or {})}
+        settings: dict[str, object] = {"g": str(gop), "crf": str(crf), **(options or {})}
         if encoder == "libsvtav1":
-            options["preset"] = "10"
+            settings["preset"] = "10"
         path.parent.mkdir(parents=True, exist_ok=True)
         with _quiet_svt():
             self._container = av.open(str(path), "w", format="mp4")
             rate = Fraction(fps).limit_denominator(1001)
-            self._stream = self._container.add_stream(encoder, rate=rate)
-            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
-            self._stream.thread_count = 1
-            self._stream.options = options
+            stream = self._container.add_stream(encoder, rate=rate)
+            if not isinstance(stream, av.video.stream.VideoStream):
+                raise ValueError(f"{encoder} is not a video encoder")
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.thread_count = 1
+            stream.options = settings
+            self._stream = stream
         self._count = 0
 
     def write(self, frame: av.VideoFrame) -> None:
@@ -132,10 +135,10 @@ def yuv420p_frame(image: np.ndarray) -> av.VideoFrame:
     converted = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
     frame = av.VideoFrame(converted.width, converted.height, "yuv420p")
     for source, target in zip(converted.planes, frame.planes, strict=True):
-        rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)[: target.height, : target.width]
+        rows = np.frombuffer(memoryview(source), np.uint8).reshape(-1, source.line_size)[: target.height, : target.width]
         padded = np.zeros((target.height, target.line_size), np.uint8)
         padded[:, : target.width] = rows
-        target.update(padded)
+        target.update(padded.tobytes())
     return frame
 
 

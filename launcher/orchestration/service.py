@@ -100,7 +100,9 @@ def check_dataset(s3: S3Client, location: AssetLocation, config: ResolvedConfig)
     paths = dataset_paths(config["datasetPath"])
     if len(paths) == 1:
         return _check_one_dataset(s3, location, config, paths[0])
-    summaries, warnings, problems = [], [], []
+    summaries: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    problems: list[str] = []
     for path in paths:
         try:
             summary, found = _check_one_dataset(s3, location, config, path)
