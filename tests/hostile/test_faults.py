@@ -145,3 +145,75 @@ def test_a_checkpoint_s3_keeps_refusing_is_named_and_the_later_ones_still_land(s
     assert missing == {"checkpoint-4"} and landed == {"checkpoint-2", "checkpoint-6", "checkpoint-8"}, (landed, error)
     assert "SlowDown" in error and faults.answered["SlowDown"] > 0
     FIGURES["S3 one checkpoint always refused"].update({"checkpoints landed": len(landed), "failed and named": len(missing)})
+
+
+# --- throttled callbacks and token table ---------------------------------------------------------------------------
+JOBS = 20
+LAMBDA_ASYNC_ATTEMPTS = 3  # Lambda developer guide, Asynchronous invocation: a function error is retried twice
+
+
+class EffectiveCallbacks:
+    """Callbacks Step Functions accepted: botocore's after-call with an HTTP 200 answer (once per API call, after
+    its retries), by task token. A throttled attempt never reaches moto (tests/hostile/faults.py)."""
+
+    def __init__(self, sfn: Any) -> None:
+        self.accepted: list[str] = []
+        for operation in ("SendTaskSuccess", "SendTaskFailure"):
+            sfn.meta.events.register(f"provide-client-params.sfn.{operation}", self._params)
+            sfn.meta.events.register(f"after-call.sfn.{operation}", self._after)
+        self._token: dict[int, str] = {}
+
+    def _params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["gr00t_token"] = params["taskToken"]
+
+    def _after(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if http_response.status_code == 200 and "Error" not in parsed:
+            self.accepted.append(context["gr00t_token"])
+
+
+def test_throttled_callbacks_and_token_table_give_exactly_one_callback_per_finished_job() -> None:
+    from lambda_handler.job_events import handler as job_events
+    from lambda_handler.launch import handler as launch
+    from tests.hostile.load import finish_all, launch_events, server_world, terminal_event
+    from tests.launcher.aws_env import FakeLambdaContext, load_event
+
+    figures = FIGURES[f"throttling 30% on Step Functions + DynamoDB ({JOBS} finished jobs, each event delivered twice)"]
+    with server_world() as world:
+        events = launch_events(JOBS, tag="throttle")
+        names = [launch(e, FakeLambdaContext())["trainingJobName"] for e in events]
+        tokens = {name: e["body"]["TaskToken"] for name, e in zip(names, events, strict=True)}
+        # Completed only: on moto's plain (non-parser) Step Functions backend that a server in this process runs,
+        # local_mode/moto_fidelity.py's SendTaskFailure patch passes ``cause`` the backend does not take (a 500).
+        finish_all(names, "Completed")
+        sent = EffectiveCallbacks(world.clients.stepfunctions)
+        invocations = failed_invocations = 0
+        with failing(world.clients.stepfunctions, ("stepfunctions.throttled",), rate=0.3, seed=7) as sfn_faults, \
+                failing(world.clients.dynamodb, ("dynamodb.throttled",), rate=0.3, seed=8) as db_faults:
+            for event in [terminal_event(n) for n in names] * 2:  # EventBridge delivers at least once
+                for _ in range(LAMBDA_ASYNC_ATTEMPTS):
+                    invocations += 1
+                    try:
+                        job_events(event, FakeLambdaContext())
+                        break
+                    except Exception:  # noqa: BLE001 - a failed invocation: Lambda invokes it again
+                        failed_invocations += 1
+            sweeps = 0
+            while any(True for _ in _waiting(world)) and sweeps < 5:  # the scheduled sweep answers what is left
+                sweeps += 1
+                try:
+                    job_events(load_event("scheduled_event.json"), FakeLambdaContext())
+                except Exception:  # noqa: BLE001 - the next tick sweeps again
+                    failed_invocations += 1
+        assert sorted(sent.accepted) == sorted(tokens.values()), (len(sent.accepted), JOBS)
+        assert not list(_waiting(world))
+        assert sfn_faults.failed and db_faults.failed
+        figures.update({"callbacks accepted": len(sent.accepted), "jobs": JOBS, "handler invocations": invocations,
+                        "invocations failed": failed_invocations, "sweeps": sweeps,
+                        "Step Functions requests throttled": sfn_faults.failed, "DynamoDB requests throttled": db_faults.failed})
+
+
+def _waiting(world: Any) -> Iterator[Any]:
+    from gr00t_aws.task_tokens import TaskTokenStore
+    from tests.launcher.aws_env import TOKEN_TABLE
+
+    return TaskTokenStore(world.clients.dynamodb, TOKEN_TABLE).waiting()
