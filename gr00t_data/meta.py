@@ -14,7 +14,7 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from gr00t_core.data_configs import (
     MAX_ACTION_DIM,
@@ -115,7 +115,7 @@ def parse_version(value: Any) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -425,7 +425,8 @@ def _summary(version: str, info: dict[str, Any], episodes: list[dict[str, Any]],
     state_key = STATE_KEY
     action_key = ACTION_KEY
     for section, default in (("state", STATE_KEY), ("action", ACTION_KEY)):
-        entries = modality.get(section) if isinstance(modality.get(section), dict) else {}
+        found = modality.get(section)
+        entries = found if isinstance(found, dict) else {}
         keys = {e.get("original_key", default) for e in entries.values() if isinstance(e, dict)}
         if len(keys) == 1:
             if section == "state":
@@ -469,7 +470,8 @@ def check_meta(read: Reader, data_config: str) -> MetaReport:
         _check_info_fields(info, report, v3=v3)
         report.info = info
         if v3:  # episodes and tasks are parquet (the Lambda reads JSON only): the conversion checks them
-            episodes, tasks = [], info.get("total_tasks") if _is_int(info.get("total_tasks")) else 0
+            total_tasks = info.get("total_tasks")
+            episodes, tasks = [], total_tasks if _is_int(total_tasks) else 0
         else:
             episodes = _check_episodes(info, _load_jsonl(episodes_raw, EPISODES, report), report)
             tasks = _check_tasks(_load_jsonl(read(TASKS), TASKS, report), episodes, report)
