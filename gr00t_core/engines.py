@@ -112,6 +112,8 @@ ENGINES: tuple[EngineSpec, ...] = (
         lora=True, batch_size="per-gpu", data_configs=True, lerobot_versions=("v2.0", "v2.1"),
         resume="resume_from_checkpoint in the request file (newest complete checkpoint-N)",
         checkpoint_marker="builtin_policy.json", log_format=_TRAINER_DICT,
+        # Mixes datasets of one layout as N1.5's LeRobotMixtureDataset does (sagemaker_entry/builtin/mixture.py).
+        several_datasets=True,
         # It trains from random weights: at GR00T's fine-tuning rate (1e-4) it stays at the loss of ignoring the
         # state for 500 steps; 1e-3 is the one change that moved it (docs/container.md, bench_builtin_learning).
         defaults={"learningRate": 1e-3},

@@ -236,7 +236,7 @@ def _engine_rules(config: ResolvedConfig) -> list[str]:
     if len(dataset_paths(str(v["datasetPath"]))) > 1 and not spec.several_datasets:
         problems.append(
             f"{_src(config, 'datasetPath')} names several datasets, but {spec.label} trains on one "
-            "(only Isaac-GR00T N1.5 mixes several); name one folder, or merge the datasets into one"
+            "(Isaac-GR00T N1.5 and the builtin engine mix several); name one folder, or merge the datasets into one"
         )
     config.warnings.extend(engines.ignored_parameters(spec, v, config.provenance, defaults()))
     if spec.generation is None:

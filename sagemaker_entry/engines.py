@@ -223,8 +223,8 @@ def trainer_tensorboard_dir(engine: str, generation: str, output_dir: Path) -> P
     return None
 
 
-def builtin_args(request_file: Path) -> list[str]:
-    return ["-m", BUILTIN_MODULE, "--request", str(request_file)]
+def builtin_args(request_file: Path, more_dataset_dirs: Sequence[Path] = ()) -> list[str]:
+    return ["-m", BUILTIN_MODULE, "--request", str(request_file), *(a for d in more_dataset_dirs for a in ("--dataset", str(d)))]
 
 
 def engine_env(engine: str, generation: str, layout: NodeLayout) -> dict[str, str]:
@@ -269,7 +269,7 @@ def build_command(
     if more_dataset_dirs and not spec.several_datasets:  # refused at resolution already; a hand-made job lands here
         raise ValueError(f"engine {spec.key} trains on one dataset; name one folder in datasetPath")
     if spec.engine == Engine.BUILTIN.value:
-        program = builtin_args(request_file)
+        program = builtin_args(request_file, more_dataset_dirs)
     elif base_model_dir is None:
         raise ValueError("the isaac-gr00t engine needs a base model folder")
     elif spec.key == "n1.5":

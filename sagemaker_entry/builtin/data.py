@@ -2,7 +2,8 @@
 
 A sample at frame ``t`` of an episode holds the observation at ``t`` (one frame per camera, the state, the
 task text) and the action chunk ``t .. t+horizon-1``, the last action repeated past the episode end (GR00T's
-padding of absolute actions). State and actions are min-max normalised to [-1, 1].
+padding of absolute actions). State and actions are min-max normalised to [-1, 1]. Episodes of several datasets
+of one layout (a mixture, see :mod:`.mixture`) form one pool of samples.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ class _Prepared:
     episode: Episode
     state: np.ndarray  # (T, state_dim) normalised
     action: np.ndarray  # (T, action_dim) normalised
+    dataset: int = 0  # position of its dataset among ChunkDataset.sources
 
 
 class ChunkDataset(Dataset):
-    """Every frame of the given episodes as one sample (a dict of numpy arrays; see :func:`collate`)."""
+    """Every frame of the given episodes as one sample (a dict of numpy arrays; see :func:`collate`).
+
+    ``more``: (dataset, episodes) of further datasets of the same layout, whose samples follow the first one's.
+    """
 
     def __init__(
         self,
@@ -40,21 +45,24 @@ class ChunkDataset(Dataset):
         text_vocab: int,
         text_tokens: int,
         frame_cache_bytes: int,
+        more: Sequence[tuple[LeRobotDataset, Sequence[int]]] = (),
     ) -> None:
         self.source = source
+        self.sources = (source, *(other for other, _ in more))
         self.layout = source.layout
         self.image_size = image_size
         self.frame_cache_bytes = frame_cache_bytes
-        b = source.bounds
         self._episodes: list[_Prepared] = []
-        for index in episodes:
-            ep = source.load_episode(index)
-            self._episodes.append(
-                _Prepared(ep, normalize(ep.state, b.state_min, b.state_max), normalize(ep.action, b.action_min, b.action_max))
-            )
+        for position, (dataset, indices) in enumerate(((source, episodes), *more)):
+            b = dataset.bounds
+            for index in indices:
+                ep = dataset.load_episode(index)
+                state, action = normalize(ep.state, b.state_min, b.state_max), normalize(ep.action, b.action_min, b.action_max)
+                self._episodes.append(_Prepared(ep, state, action, position))
         lengths = np.array([p.episode.length for p in self._episodes], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(lengths)])
-        self.text = {i: text_ids(t, vocab=text_vocab, length=text_tokens) for i, t in source.tasks.items()}
+        # Task indexes are per dataset: each dataset's tasks.jsonl maps its own.
+        self.text = [{i: text_ids(t, vocab=text_vocab, length=text_tokens) for i, t in d.tasks.items()} for d in self.sources]
         self._blank_text = np.zeros(text_tokens, dtype=np.int64)
         self._cache: FrameCache | None = None
         self._cache_pid = -1
@@ -88,13 +96,14 @@ class ChunkDataset(Dataset):
 
     def frames(self, position: int) -> list[np.ndarray]:
         """Every camera's frames ``(T, S, S, 3) uint8`` for the episode at ``position`` (decoded once, cached)."""
-        ep = self._episodes[position].episode
+        prepared = self._episodes[position]
+        ep = prepared.episode
         out = []
         for camera in self.layout.cameras:
-            path = self.source.video_path(ep.index, camera)
+            path = self.sources[prepared.dataset].video_path(ep.index, camera)
             out.append(
                 self.cache.get(
-                    (ep.index, camera.name),
+                    (prepared.dataset, ep.index, camera.name),
                     lambda path=path: decode_episode(path, self.image_size, ep.timestamp, episode=ep.index),
                 )
             )
@@ -113,11 +122,15 @@ class ChunkDataset(Dataset):
             "images": images,
             "state": prepared.state[t],
             "actions": prepared.action[chunk],
-            "text": self.text.get(int(ep.task[t]), self._blank_text),
+            "text": self.text[prepared.dataset].get(int(ep.task[t]), self._blank_text),
         }
 
     def episode(self, position: int) -> _Prepared:
         return self._episodes[position]
+
+    def source_of(self, position: int) -> LeRobotDataset:
+        """The dataset the episode at ``position`` comes from."""
+        return self.sources[self._episodes[position].dataset]
 
 
 def collate(samples: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:

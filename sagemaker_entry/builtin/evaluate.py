@@ -1,6 +1,7 @@
 """Open-loop evaluation on held-out episodes, as GR00T's ``scripts/eval_policy.py`` does it.
 
-Every ``horizon`` frames the policy gets the recorded observation and predicts a chunk; the chunks laid end to
+With several datasets (a mixture) the held-out episodes of each are evaluated together, each entry of
+``per_episode`` naming its dataset. Every ``horizon`` frames the policy gets the recorded observation and predicts a chunk; the chunks laid end to
 end are compared with the recorded actions (MSE in robot units, and in the normalised [-1, 1] space where every
 joint weighs the same). The baseline repeats the current state as the action for the whole chunk; it exists
 when state and action have the same parts (joint-position control, as on SO-100).
@@ -42,7 +43,7 @@ def _episode_predictions(policy: Policy, dataset: ChunkDataset, position: int) -
             obs[f"state.{p.name}"] = ep.state[t, start : start + p.dim]
             start += p.dim
         if layout.language_key:
-            obs[layout.language_key] = dataset.source.task_text(int(ep.task[t]))
+            obs[layout.language_key] = dataset.source_of(position).task_text(int(ep.task[t]))
         chunk = np.concatenate([v for v in policy.get_action(obs).values()], axis=1)
         end = min(t + horizon, ep.length)
         predicted[t:end] = chunk[: end - t]
@@ -74,6 +75,8 @@ def evaluate(
         squared_norm.append((norm(truth) - norm(predicted)) ** 2)
         entry: dict[str, Any] = {"episode": dataset.episode(position).episode.index, "frames": len(truth),
                                  "mse": float(squared[-1].mean())}
+        if len(dataset.sources) > 1:  # episode indexes repeat across the datasets of a mixture
+            entry["dataset"] = str(dataset.source_of(position).root)
         if with_baseline:
             base_sq.append((truth - baseline) ** 2)
             base_sq_norm.append((norm(truth) - norm(baseline)) ** 2)

@@ -87,18 +87,18 @@ def decode_episode(path: Path, size: int, timestamps: np.ndarray, *, episode: in
 
 
 class FrameCache:
-    """Decoded episodes (uint8) keyed by (episode, camera), least recently used dropped beyond ``max_bytes``.
+    """Decoded episodes (uint8) keyed by (dataset, episode, camera), least recently used dropped beyond ``max_bytes``.
 
     The entry just inserted is always kept, so one episode larger than the budget still works.
     """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+        self._entries: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
         self.bytes = 0
         self.decodes = 0  # how many videos this cache decoded (the benchmark and tests read it)
 
-    def get(self, key: tuple[int, str], load) -> np.ndarray:  # load: () -> np.ndarray
+    def get(self, key: tuple[object, ...], load) -> np.ndarray:  # load: () -> np.ndarray
         frames = self._entries.get(key)
         if frames is not None:
             self._entries.move_to_end(key)

@@ -214,7 +214,9 @@ class LeRobotDataset:
         self._modality = _read_json(meta / "modality.json")
         self.layout = _layout(self._modality, data_config, meta / "modality.json")
         self.tasks = {int(r["task_index"]): str(r["task"]) for r in _read_jsonl(meta / "tasks.jsonl")}
-        self.episode_indices = sorted(int(r["episode_index"]) for r in _read_jsonl(meta / "episodes.jsonl"))
+        episodes = _read_jsonl(meta / "episodes.jsonl")
+        self.episode_indices = sorted(int(r["episode_index"]) for r in episodes)
+        self.total_frames = sum(int(r.get("length") or 0) for r in episodes)  # a mixture's statistics weight
         if not self.episode_indices:
             raise DatasetError([f"{meta / 'episodes.jsonl'}: lists no episode"])
         if self.layout.cameras and not self.info.get("video_path"):
@@ -222,6 +224,11 @@ class LeRobotDataset:
         # GR00T's experiment_cfg/metadata.json "statistics": kind -> part -> stat -> one value per dimension
         self.statistics = self._statistics(meta / "stats.json", warn or _ignore)
         self.bounds = bounds_from_statistics(self.statistics, self.layout)
+
+    def use_statistics(self, statistics: dict[str, Any]) -> None:
+        """Normalise with ``statistics`` instead of this dataset's own (a mixture's merged ones)."""
+        self.statistics = statistics
+        self.bounds = bounds_from_statistics(statistics, self.layout)
 
     # --- paths -------------------------------------------------------------------------------------------
     def data_path(self, episode: int) -> Path:

@@ -2,7 +2,7 @@
 
 The request is one JSON file (``python -m sagemaker_entry.builtin.train --request FILE``)::
 
-    {"dataset_dir": "/opt/ml/input/data/dataset",      # a prepared LeRobot v2.0/v2.1 dataset
+    {"dataset_dirs": ["/opt/ml/input/data/dataset"],   # prepared LeRobot v2.0/v2.1 datasets, mixed when several
      "output_dir": "/opt/ml/checkpoints",              # checkpoint-N/, train_result.json, plots
      "config": {"maxSteps": 6000, ...},                # resolved parameters, names of gr00t_core.parameters
      "base_model_dir": null,                           # a builtin checkpoint to start from, or null
@@ -10,7 +10,8 @@ The request is one JSON file (``python -m sagemaker_entry.builtin.train --reques
      "engine_options": {"image_size": 64, ...},        # optional: model size and loader knobs (ModelOptions)
      "tensorboard_dir": "/opt/ml/output/tensorboard"}  # optional: where rank 0 writes TensorBoard event files
 
-Missing parameters take their defaults; every value goes through :func:`gr00t_core.parameters.coerce`, so the
+The single ``"dataset_dir": "..."`` of earlier request files is still read. Several datasets must share one layout
+(see :mod:`.mixture`). Missing parameters take their defaults; every value goes through :func:`gr00t_core.parameters.coerce`, so the
 strings SageMaker hyperparameters carry are accepted too. Nothing here imports torch.
 """
 
@@ -90,6 +91,11 @@ class TrainRequest:
     resume_from_checkpoint: Path | None = None
     options: ModelOptions = field(default_factory=ModelOptions)
     tensorboard_dir: Path | None = None  # None = no TensorBoard event files
+    more_dataset_dirs: tuple[Path, ...] = ()  # mixed with dataset_dir (same layout)
+
+    @property
+    def dataset_dirs(self) -> tuple[Path, ...]:
+        return (self.dataset_dir, *self.more_dataset_dirs)
 
     @property
     def logging_steps(self) -> int:
@@ -126,10 +132,10 @@ def read_request(path: Path) -> TrainRequest:
     except json.JSONDecodeError as exc:
         raise ConfigError([f"{path}: not valid JSON ({exc})"]) from None
     if not isinstance(data, dict):
-        raise ConfigError([f"{path}: expected a JSON object with dataset_dir, output_dir and config"])
-    missing = [k for k in ("dataset_dir", "output_dir") if not data.get(k)]
-    if missing:
-        raise ConfigError([f"{path}: {k} is required" for k in missing])
+        raise ConfigError([f"{path}: expected a JSON object with dataset_dirs, output_dir and config"])
+    datasets = _dataset_dirs(data, path)
+    if not data.get("output_dir"):
+        raise ConfigError([f"{path}: output_dir is required"])
     if not isinstance(data.get("config", {}), dict):
         raise ConfigError([f"{path}: config must be an object of parameter name -> value"])
 
@@ -138,7 +144,8 @@ def read_request(path: Path) -> TrainRequest:
         return Path(value) if value else None
 
     return TrainRequest(
-        dataset_dir=Path(data["dataset_dir"]),
+        dataset_dir=datasets[0],
+        more_dataset_dirs=tuple(datasets[1:]),
         output_dir=Path(data["output_dir"]),
         config=typed_config(data.get("config") or {}),
         base_model_dir=optional_path("base_model_dir"),
@@ -146,6 +153,20 @@ def read_request(path: Path) -> TrainRequest:
         options=ModelOptions.from_dict(data.get("engine_options")),
         tensorboard_dir=optional_path("tensorboard_dir"),
     )
+
+
+def _dataset_dirs(data: dict[str, Any], path: Path) -> list[Path]:
+    """``dataset_dirs`` (a non-empty list), or the single ``dataset_dir`` request files had before it."""
+    many = data.get("dataset_dirs")
+    if many is None:
+        if not data.get("dataset_dir"):
+            raise ConfigError([f"{path}: dataset_dirs is required (a list of dataset folders)"])
+        return [Path(data["dataset_dir"])]
+    if not isinstance(many, list) or not many or not all(isinstance(d, str) and d for d in many):
+        raise ConfigError([f"{path}: dataset_dirs must be a non-empty list of folder paths, got {many!r}"])
+    if data.get("dataset_dir") and Path(data["dataset_dir"]) != Path(many[0]):
+        raise ConfigError([f"{path}: dataset_dir {data['dataset_dir']!r} is not the first of dataset_dirs; give only dataset_dirs"])
+    return [Path(d) for d in many]
 
 
 def ignored_parameters(config: dict[str, Any], *, base_model_loaded: bool) -> dict[str, str]:

@@ -1,12 +1,13 @@
 """Train the builtin policy: ``python -m sagemaker_entry.builtin.train --request FILE`` (plain or under torchrun).
 
-The request file is described in :mod:`.settings`. Under torchrun (WORLD_SIZE > 1) the Trainer runs DDP over
+The request file is described in :mod:`.settings`; ``--dataset DIR`` (repeatable) adds datasets to mix with the
+request's (what the container entry passes for the further folders of datasetPath, see :mod:`.mixture`). Under torchrun (WORLD_SIZE > 1) the Trainer runs DDP over
 gloo on CPU and NCCL on GPU. Rank 0 prints the Trainer's log dicts and ``[gr00t-sm] step=...`` lines on stdout,
 and at the end writes into the output folder:
 
 * ``checkpoint-N/`` every saveSteps and at the last step (``.complete`` written last, see :mod:`.checkpoint`),
 * ``train_result.json``: global_step, initial/final loss, runtime, samples/s, parameter counts,
-  ignored_parameters, eval (open-loop MSE vs the repeat-state baseline), interrupted, warnings,
+  datasets (path, episodes, frames of each), ignored_parameters, eval (open-loop MSE vs the repeat-state baseline), interrupted, warnings,
 * ``loss_curve.png`` and ``eval_open_loop.png``,
 
 and, when the request names a ``tensorboard_dir``, TensorBoard event files there (rank 0): the Trainer's logs as
@@ -26,6 +27,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ from sagemaker_entry.builtin.checkpoint import (
 from sagemaker_entry.builtin.data import ChunkDataset, EpisodeWindowSampler, collate
 from sagemaker_entry.builtin.evaluate import evaluate
 from sagemaker_entry.builtin.lerobot import LeRobotDataset
+from sagemaker_entry.builtin.mixture import describe, open_datasets
 from sagemaker_entry.builtin.model import (
     TUNE_FLAGS,
     FlowMatchingPolicy,
@@ -233,10 +236,47 @@ def _resume_path(request: TrainRequest, model: FlowMatchingPolicy, log: _Log) ->
     return str(path)
 
 
-def _samples(source: LeRobotDataset, episodes: list[int], cfg: PolicyConfig, cache_bytes: int) -> ChunkDataset:
+def _samples(source: LeRobotDataset, episodes: list[int], cfg: PolicyConfig, cache_bytes: int,
+             more: list[tuple[LeRobotDataset, list[int]]] | None = None) -> ChunkDataset:
     # Sizes from the network (a base checkpoint fixes them), not from the request's engine options.
     return ChunkDataset(source, episodes, image_size=cfg.image_size, text_vocab=cfg.text_vocab,
-                        text_tokens=cfg.text_tokens, frame_cache_bytes=cache_bytes)
+                        text_tokens=cfg.text_tokens, frame_cache_bytes=cache_bytes, more=more or [])
+
+
+def _split(sources: list[LeRobotDataset], eval_episodes: int, log: _Log) -> list[tuple[LeRobotDataset, list[int], list[int]]]:
+    """(dataset, trained episodes, held-out episodes) per dataset: each holds out its last ``eval_episodes``."""
+    out = []
+    for source in sources:
+        train, held = source.split(eval_episodes)
+        if eval_episodes and len(held) < eval_episodes:
+            which = f"dataset {source.root}" if len(sources) > 1 else "the dataset"
+            log.warn(
+                f"evalEpisodes={eval_episodes} but {which} has {len(source.episode_indices)} episode(s): "
+                f"{len(held)} held out for the evaluation"
+                + ("; the open-loop evaluation is skipped" if not held and len(sources) == 1 else "")
+            )
+        out.append((source, train, held))
+    return out
+
+
+def _pool(parts: list[tuple[LeRobotDataset, list[int]]], cfg: PolicyConfig, cache_bytes: int) -> ChunkDataset | None:
+    """One sample pool over the given episodes of every dataset (None when there are none)."""
+    parts = [(source, episodes) for source, episodes in parts if episodes]
+    if not parts:
+        return None
+    (first, episodes), *more = parts
+    return _samples(first, episodes, cfg, cache_bytes, more)
+
+
+def training_samples(
+    splits: list[tuple[LeRobotDataset, list[int], list[int]]], cfg: PolicyConfig, cache_bytes: int, seed: int
+) -> tuple[ChunkDataset, EpisodeWindowSampler]:
+    """The pool of trained episodes of every dataset and the order the Trainer draws it in."""
+    dataset = _pool([(s, train) for s, train, _ in splits], cfg, cache_bytes)
+    assert dataset is not None  # split() keeps at least one episode of each dataset for training
+    # Windows of half the cache: the next window's episodes fit beside the current one's at a boundary. Episodes of
+    # every dataset share the windows, so batches mix the datasets in proportion to their frames, as GR00T's do.
+    return dataset, EpisodeWindowSampler(dataset.episode_lengths, dataset.frame_bytes, cache_bytes // 2, seed)
 
 
 def _summary(
@@ -288,14 +328,9 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
     log = _Log(rank)
     config = request.config
 
-    source = LeRobotDataset(request.dataset_dir, config["dataConfig"], warn=log.warn)
-    train_episodes, eval_episodes = source.split(config["evalEpisodes"])
-    if config["evalEpisodes"] and len(eval_episodes) < config["evalEpisodes"]:
-        log.warn(
-            f"evalEpisodes={config['evalEpisodes']} but the dataset has {len(source.episode_indices)} episode(s): "
-            f"{len(eval_episodes)} held out for the evaluation"
-            + ("; the open-loop evaluation is skipped" if not eval_episodes else "")
-        )
+    sources = open_datasets(request.dataset_dirs, config["dataConfig"], warn=log.warn)
+    source = sources[0]  # every dataset shares its layout and (merged) statistics
+    splits = _split(sources, config["evalEpisodes"], log)
 
     set_seed(config["seed"])  # same initial weights on every rank and every run with this seed
     model, base_loaded = build_model(request, source, log)
@@ -308,9 +343,7 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
     _limit_cpu_threads(config["dataloaderNumWorkers"], int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     options = request.options
     cache_bytes = options.frame_cache_mb * 2**20
-    dataset = _samples(source, train_episodes, model.cfg, cache_bytes)
-    # Windows of half the cache: the next window's episodes fit beside the current one's at a boundary.
-    sampler = EpisodeWindowSampler(dataset.episode_lengths, dataset.frame_bytes, cache_bytes // 2, config["seed"])
+    dataset, sampler = training_samples(splits, model.cfg, cache_bytes, config["seed"])
     info = CheckpointInfo(
         policy=model.cfg.to_json(), layout=source.layout, statistics=source.statistics,
         embodiment_tag=config["embodimentTag"], data_config=config["dataConfig"], fps=source.fps,
@@ -349,6 +382,7 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
         trainer, start_step=start_step, runtime=runtime, samples_per_step=samples_per_step, counts=counts,
         ignored=ignored, interrupted=interrupted, log=log,
     )
+    summary["datasets"] = describe(sources)
     output = request.output_dir
     plot = loss_curve(trainer.state.log_history, output / LOSS_PLOT_FILE)
     summary["plots"] = {"loss_curve": plot.name if plot else None}
@@ -357,8 +391,8 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
         final = Path(resume)
         summary["checkpoint"] = str(final)
     stopping = interrupted or stop.requested  # (under DDP another rank may have got the signal)
-    if eval_episodes and not stopping:
-        held_out = _samples(source, eval_episodes, model.cfg, cache_bytes)
+    held_out = None if stopping else _pool([(s, held) for s, _, held in splits], model.cfg, cache_bytes)
+    if held_out is not None:
         policy = load_policy(final, device=args.device, seed=config["seed"])
         summary["eval"] = evaluate(policy, held_out, output, should_stop=lambda: stop.requested)
         summary["plots"]["eval"] = summary["eval"].get("plot")
@@ -377,9 +411,13 @@ def _run(request: TrainRequest, stop: StopOnSignal) -> dict[str, Any] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sagemaker_entry.builtin.train", description=__doc__.splitlines()[0])
     parser.add_argument("--request", type=Path, required=True, help="JSON request file (see sagemaker_entry.builtin.settings)")
+    parser.add_argument("--dataset", type=Path, action="append", default=[], metavar="DIR",
+                        help="a further prepared dataset mixed with the request's (repeatable)")
     args = parser.parse_args(argv)
     try:
         request = read_request(args.request)
+        if args.dataset:
+            request = replace(request, more_dataset_dirs=(*request.more_dataset_dirs, *args.dataset))
         request.output_dir.mkdir(parents=True, exist_ok=True)
         run(request)
     except UserError as exc:

@@ -97,7 +97,7 @@ def test_a_learning_rate_someone_chose_is_kept():
 
 @pytest.mark.parametrize(
     "engine,model,several",
-    [("isaac-gr00t", "nvidia/GR00T-N1.5-3B", True), ("isaac-gr00t", "nvidia/GR00T-N1.6-3B", False), ("builtin", "nvidia/GR00T-N1.5-3B", False)],
+    [("isaac-gr00t", "nvidia/GR00T-N1.5-3B", True), ("isaac-gr00t", "nvidia/GR00T-N1.6-3B", False), ("builtin", "nvidia/GR00T-N1.5-3B", True)],
 )
 def test_several_datasets_only_where_the_engine_mixes_them(engine, model, several):
     given = {"engine": engine, "baseModelPath": model, "datasetPath": "a,b"}
