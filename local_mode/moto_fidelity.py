@@ -95,8 +95,13 @@ def _stepfunctions(undo: list[Callable[[], None]]) -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
+    original_send_task_failure = StepFunctionResponse.send_task_failure
+
     def send_task_failure(self: Any) -> Any:
-        # moto 5.2's handler drops ``cause`` on its way to the engine; AWS keeps it (<= 32768 chars).
+        # moto 5.2's handler drops ``cause`` on its way to the ASL engine; AWS keeps it (<= 32768 chars). Only the
+        # engine's backend takes a cause: without execute_state_machine moto's plain backend answers as before.
+        if not isinstance(self.stepfunction_backend, StepFunctionsParserBackend):
+            return original_send_task_failure(self)
         self.stepfunction_backend.send_task_failure(
             self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
         )
