@@ -6,6 +6,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.tensorboard import SummaryWriter
 
 from sagemaker_entry.contract import read_training_env
+from sagemaker_entry.finish import start_event_mirror
 from sagemaker_entry.main import Entry
 from sagemaker_entry.tensorboard import EventMirror
 from tests.sagemaker_entry.jobs import make_job
@@ -83,7 +84,7 @@ def test_the_entry_copies_n15_events_from_the_checkpoint_folder_into_the_tensorb
     job = make_job(tmp_path, _bare_dataset(tmp_path / "ds"), endpoint="http://127.0.0.1:9",
                    parameters={"instanceType": "ml.g6e.4xlarge", **parameters})
     entry = Entry(read_training_env(job.env))
-    mirror = entry._event_mirror(entry.plan(dry_run=True))
+    mirror = start_event_mirror(entry.env, entry.plan(dry_run=True))
     if not copies:
         assert mirror is None
         return
