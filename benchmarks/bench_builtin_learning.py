@@ -12,6 +12,8 @@ Measured in the same run:
 * ``first_action_mse``: on every frame of the held-out episodes, ``load_policy(checkpoint).get_action(obs)``'s first
   action against the recorded action, in robot units;
 * ``baseline_repeat_state_mse``: the same error for "the action is the current state";
+* ``ratio``: the first over the second; ``ratio_noise_start``: the same with every chunk's flow started from
+  N(0, I) noise (GR00T's sampling) instead of get_action's default deterministic start;
 * ``seconds_per_step``: median time per training step between log lines (steady state, first interval dropped).
 
 Target (issue 10, section 5): ``first_action_mse / baseline_repeat_state_mse <= 0.5`` within 500 steps at batch 16.
@@ -64,13 +66,15 @@ def make_dataset(root: Path, episodes: int, frames: int, seed: int) -> Path:
                             write_modality=True, write_stats=True, dynamics="rotation")
 
 
-def first_action_errors(checkpoint: Path, dataset: Path, eval_episodes: int, seed: int) -> dict[str, float]:
-    """MSE of the first predicted action and of the repeat-state baseline over every held-out frame."""
+def first_action_errors(checkpoint: Path, dataset: Path, eval_episodes: int, seed: int,
+                        noise_scale: float | None = None) -> dict[str, float]:
+    """MSE of the first predicted action and of the repeat-state baseline over every held-out frame
+    (``noise_scale`` None: get_action's default start of the flow)."""
     from sagemaker_entry.builtin.lerobot import LeRobotDataset
     from sagemaker_entry.builtin.policy import load_policy
     from sagemaker_entry.builtin.train import _samples
 
-    policy = load_policy(checkpoint, device="cpu", seed=seed)
+    policy = load_policy(checkpoint, device="cpu", seed=seed, **({} if noise_scale is None else {"noise_scale": noise_scale}))
     source = LeRobotDataset(dataset, "so100_dualcam")
     _, held_out = source.split(eval_episodes)
     samples = _samples(source, held_out, policy.config, 64 * 2**20)
@@ -111,6 +115,8 @@ def train_and_measure(dataset: Path, output: Path, *, steps: int, batch: int, ev
         summary = run(request)
     assert summary is not None
     errors = first_action_errors(output / summary["checkpoint"], dataset, eval_episodes, seed)
+    # The same checkpoint sampled from GR00T's N(0, I) start: how much of the error is the noise the flow starts from.
+    noisy = first_action_errors(output / summary["checkpoint"], dataset, eval_episodes, seed, noise_scale=1.0)
     return {
         "steps": summary["global_step"],
         "seconds_per_step": round(stdout.seconds_per_step(), 4),
@@ -118,6 +124,7 @@ def train_and_measure(dataset: Path, output: Path, *, steps: int, batch: int, ev
         "final_loss": summary["final_loss"],
         **errors,
         "ratio": round(errors["first_action_mse"] / errors["baseline_repeat_state_mse"], 3),
+        "ratio_noise_start": round(noisy["first_action_mse"] / errors["baseline_repeat_state_mse"], 3),
         # the engine's own evaluation (whole chunks, every horizon frames), for reference
         "chunk_normalized_mse": summary["eval"]["normalized_mse"],
         "chunk_normalized_baseline_mse": summary["eval"]["normalized_baseline_repeat_state_mse"],

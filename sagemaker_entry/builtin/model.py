@@ -144,7 +144,9 @@ class FlowMatchingPolicy(nn.Module):
             hidden_size=h, intermediate_size=4 * h, num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads
         )
         block._attn_implementation = "sdpa"
-        self.transformer = SiglipEncoder(block)
+        # transformers annotates SiglipEncoder(config: SiglipConfig) but builds it from a SiglipVisionConfig itself
+        # (SiglipVisionTransformer.__init__), as here.
+        self.transformer = SiglipEncoder(block)  # type: ignore[arg-type]
         self.final_norm = nn.LayerNorm(h)
         self.action_decoder = _MLP(h, h, cfg.action_dim)
 
@@ -194,12 +196,16 @@ class FlowMatchingPolicy(nn.Module):
     # --- inference ---------------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(
-        self, images: torch.Tensor, state: torch.Tensor, text: torch.Tensor, generator: torch.Generator | None = None
+        self, images: torch.Tensor, state: torch.Tensor, text: torch.Tensor, generator: torch.Generator | None = None,
+        noise_scale: float = 1.0,
     ) -> torch.Tensor:
-        """Normalised action chunks ``(B, horizon, action_dim)`` by Euler steps from Gaussian noise."""
+        """Normalised action chunks ``(B, horizon, action_dim)`` by Euler steps from Gaussian noise.
+
+        ``noise_scale`` 1.0 starts from N(0, I) as GR00T N1.5's action head does; 0.0 starts every chunk at the
+        noise distribution's mean (deterministic)."""
         observation = self.encode_observation(images, state, text)
         shape = (state.shape[0], self.cfg.horizon, self.cfg.action_dim)
-        actions = torch.randn(shape, generator=generator, device=generator.device if generator else None)
+        actions = torch.randn(shape, generator=generator, device=generator.device if generator else None) * noise_scale
         actions = actions.to(observation.device, observation.dtype)
         steps = self.cfg.inference_steps
         for i in range(steps):

@@ -33,6 +33,12 @@ from sagemaker_entry.builtin.model import FlowMatchingPolicy, PolicyConfig, buil
 from sagemaker_entry.builtin.normalize import normalize, unnormalize
 from sagemaker_entry.builtin.text import text_ids
 
+# Where the flow starts at inference, as a multiple of GR00T's N(0, I) noise. 0 (the noise's mean) by default: on
+# the learning benchmark (benchmarks/bench_builtin_learning.py, 500 steps) the network's output still depends on the
+# noise it starts from, and that spread, not a wrong mean, made most of the first-action error (seed 42: 0.48x the
+# repeat-state baseline from noise, 0.14x from the mean, 0.22x averaging 8 noise draws; docs/container.md).
+DEFAULT_NOISE_SCALE = 0.0
+
 
 class ObservationError(UserError, ValueError):
     """An observation dict lacks a key the policy needs or has the wrong shape."""
@@ -49,6 +55,7 @@ class Policy:
         embodiment_tag: str,
         *,
         seed: int = 0,
+        noise_scale: float = DEFAULT_NOISE_SCALE,
     ) -> None:
         self.model = model.eval()
         self.layout = layout
@@ -57,6 +64,7 @@ class Policy:
         self.embodiment_tag = embodiment_tag
         self.device = next(model.parameters()).device
         self._generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.noise_scale = noise_scale
         self._reformatter = VideoReformatter()
 
     @property
@@ -119,6 +127,7 @@ class Policy:
                 torch.from_numpy(state)[None].to(self.device),
                 torch.from_numpy(text)[None].to(self.device),
                 generator=self._generator,
+                noise_scale=self.noise_scale,
             )
         actions = unnormalize(chunk[0].float().cpu().numpy(), self.bounds.action_min, self.bounds.action_max)
         out, start = {}, 0
@@ -128,8 +137,14 @@ class Policy:
         return out
 
 
-def load_policy(checkpoint_dir: str | Path, *, device: str | torch.device | None = None, seed: int = 0) -> Policy:
-    """Load ``checkpoint-N/`` (or any folder holding builtin_policy.json, metadata and model.safetensors)."""
+def load_policy(
+    checkpoint_dir: str | Path, *, device: str | torch.device | None = None, seed: int = 0,
+    noise_scale: float = DEFAULT_NOISE_SCALE,
+) -> Policy:
+    """Load ``checkpoint-N/`` (or any folder holding builtin_policy.json, metadata and model.safetensors).
+
+    ``noise_scale``: where each chunk's flow starts, as a multiple of N(0, I) (1.0: GR00T's random start, drawn
+    from a generator seeded with ``seed``; 0.0, the default: deterministic)."""
     folder = Path(checkpoint_dir)
     missing = [name for name in (POLICY_FILE, str(METADATA_FILE), WEIGHTS_FILE) if not (folder / name).is_file()]
     if missing:
@@ -140,7 +155,8 @@ def load_policy(checkpoint_dir: str | Path, *, device: str | torch.device | None
     model = build_policy(PolicyConfig.from_json(info["policy"]))
     model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)), strict=True)
     target = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return Policy(model.to(target), Layout.from_json(info["layout"]), metadata[tag]["statistics"], tag, seed=seed)
+    return Policy(model.to(target), Layout.from_json(info["layout"]), metadata[tag]["statistics"], tag, seed=seed,
+                  noise_scale=noise_scale)
 
 
-__all__ = ["ObservationError", "Policy", "load_policy"]
+__all__ = ["DEFAULT_NOISE_SCALE", "ObservationError", "Policy", "load_policy"]

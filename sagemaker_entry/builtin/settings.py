@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gr00t_core.data_configs import is_custom_config
+from gr00t_core.engines import ENGINES_BY_KEY
 from gr00t_core.errors import ConfigError
 from gr00t_core.parameters import PARAMETERS_BY_NAME, CoercionError, coerce, defaults
 
@@ -33,6 +34,7 @@ ENGINE_PARAMETERS = (
     "tuneDiffusionModel", "embodimentTag", "videoBackend", "dataloaderNumWorkers", "gradientAccumulationSteps",
     "saveTotalLimit", "seed", "evalEpisodes",
 )
+BUILTIN_ENGINE = "builtin"  # its key in gr00t_core.engines.ENGINES
 # PyAV is what torchvision_av decodes with, so that choice is honoured as it is.
 HONOURED_VIDEO_BACKEND = "torchvision_av"
 
@@ -103,8 +105,12 @@ class TrainRequest:
 
 
 def typed_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overlaid with ``raw`` for the engine's parameters, coerced; every bad value reported at once."""
-    values = {name: defaults()[name] for name in ENGINE_PARAMETERS}
+    """Defaults overlaid with ``raw`` for the engine's parameters, coerced; every bad value reported at once.
+
+    The defaults are this engine's, as resolution applies them (the engine table's builtin entry, e.g. its learning
+    rate), so a request file that leaves a parameter out trains as a resolved job would."""
+    base = {**defaults(), **ENGINES_BY_KEY[BUILTIN_ENGINE].defaults}
+    values = {name: base[name] for name in ENGINE_PARAMETERS}
     problems = []
     for name in ENGINE_PARAMETERS:
         if name not in raw:
