@@ -47,7 +47,9 @@ def release(
             "Secrets Manager and set the deployment's hfTokenSecretId, or leave hubRepoId empty"
         )
     if publish is None:
-        from gr00t_aws.hf_hub import publish_folder as publish
+        from gr00t_aws.hf_hub import publish_folder
+
+        publish = publish_folder
     files = release_files(checkpoint, card)
     url = publish(repo_id, files, token=token, endpoint=endpoint,
                   commit_message=f"{output_folder}: {checkpoint.name} and model card (gr00t-sagemaker)")

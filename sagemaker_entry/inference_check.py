@@ -108,10 +108,16 @@ def _read_object(path: Path) -> dict[str, Any]:
         raise InferenceCheckError(f"cannot read {path}: {exc}") from None
 
 
+def _section(modality: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """One section of meta/modality.json ("state", "action", ...); empty when it is missing or not an object."""
+    value = modality.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def expected_action(dataset_dir: Path, data_config: str) -> ExpectedAction:
     """The action parts the data config uses, with their widths from the prepared ``meta/modality.json``."""
     modality = _read_object(dataset_dir / "meta" / "modality.json")
-    entries = modality.get("action") if isinstance(modality.get("action"), dict) else {}
+    entries = _section(modality, "action")
     config = get_data_config(data_config)
     names = list(config.action_names) if config is not None else list(entries)  # module:Class: every entry
     parts: dict[str, int] = {}
@@ -144,7 +150,7 @@ def dataset_observation(dataset_dir: Path, data_config: str) -> Observation:
     values: dict[str, Any] = {}
 
     def wanted(section: str, names: tuple[str, ...] | None) -> list[tuple[str, dict[str, Any]]]:
-        entries = modality.get(section) if isinstance(modality.get(section), dict) else {}
+        entries = _section(modality, section)
         keep = names if names is not None else tuple(entries)
         return [(n, entries.get(n) or {}) for n in keep]
 
@@ -163,7 +169,7 @@ def dataset_observation(dataset_dir: Path, data_config: str) -> Observation:
         row = column_matrix(table.column(column).slice(0, 1), name=column, where=f"episode {episode}")
         values[f"state.{name}"] = row[:, entry["start"]:entry["end"]].astype(np.float32)  # (T=1, D)
     language_key = None
-    annotations = modality.get("annotation") if isinstance(modality.get("annotation"), dict) else {}
+    annotations = _section(modality, "annotation")
     names = (config.annotation_name,) if config else tuple(annotations)[:1]
     for name in names:
         language_key = f"annotation.{name}"
@@ -352,8 +358,8 @@ def for_entry(env: Any, config: Mapping[str, Any], dataset_dir: Path) -> CheckRe
     """The check on the run's latest checkpoint, with its metric line and log line (the entry's hook)."""
     import logging
 
-    from gr00t_core.metrics import inference_line
     from gr00t_core.engines import spec_for
+    from gr00t_core.metrics import inference_line
     from sagemaker_entry.checkpoints import list_checkpoints
 
     engine = str(config["engine"])

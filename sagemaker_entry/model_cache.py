@@ -277,7 +277,7 @@ class ModelCache:
         entry = dest.root / key
         try:
             source = None
-            if self._s3_usable(key):
+            if self.s3 is not None and self._s3_usable(key):
                 self.s3.download(key, tmp)
                 source = Tier.S3
             elif self.hub_fetch is not None:

@@ -37,7 +37,7 @@ def _episode_predictions(policy: Policy, dataset: ChunkDataset, position: int) -
     predicted = np.empty_like(ep.action)
     baseline = np.empty((ep.length, ep.state.shape[1]), dtype=np.float32)
     for t in range(0, ep.length, horizon):
-        obs: dict[str, Any] = {f"video.{c.name}": f[t] for c, f in zip(layout.cameras, frames)}
+        obs: dict[str, Any] = {f"video.{c.name}": f[t] for c, f in zip(layout.cameras, frames, strict=True)}
         start = 0
         for p in layout.state:
             obs[f"state.{p.name}"] = ep.state[t, start : start + p.dim]

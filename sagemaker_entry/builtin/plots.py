@@ -23,7 +23,7 @@ def loss_curve(log_history: Sequence[dict], path: Path) -> Path | None:
     if not points:
         return None
     plt = _pyplot()
-    steps, losses = zip(*points)
+    steps, losses = zip(*points, strict=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, losses, marker="o", markersize=3)
     ax.set_xlabel("step")

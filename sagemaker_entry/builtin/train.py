@@ -30,7 +30,7 @@ import time
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch.utils.data import DataLoader
@@ -114,6 +114,8 @@ class _Trainer(Trainer):
     def get_train_dataloader(self) -> DataLoader:
         a = self.args
         workers = a.dataloader_num_workers
+        if self.train_dataset is None:  # as the stock Trainer.get_train_dataloader says it
+            raise ValueError("Trainer: training requires a train_dataset.")
         loader = DataLoader(
             self.train_dataset,
             batch_size=self._train_batch_size,
@@ -140,9 +142,18 @@ def _base_policy(request: TrainRequest, log: _Log) -> tuple[PolicyConfig, dict[s
     return PolicyConfig.from_json(info["policy"]), merged_state_dict(policy.model)
 
 
+class _Shape(TypedDict):
+    """What the dataset fixes of the network; a base checkpoint must have the same."""
+
+    state_dim: int
+    action_dim: int
+    cameras: int
+    horizon: int
+
+
 def _policy_config(request: TrainRequest, source: LeRobotDataset, base: PolicyConfig | None) -> PolicyConfig:
     layout = source.layout
-    shape = dict(state_dim=layout.state_dim, action_dim=layout.action_dim, cameras=len(layout.cameras), horizon=layout.horizon)
+    shape = _Shape(state_dim=layout.state_dim, action_dim=layout.action_dim, cameras=len(layout.cameras), horizon=layout.horizon)
     if base is not None:
         differs = [f"{k}: checkpoint {getattr(base, k)}, dataset {v}" for k, v in shape.items() if getattr(base, k) != v]
         if differs:

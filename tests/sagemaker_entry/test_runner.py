@@ -76,7 +76,7 @@ def test_watchdog_kills_a_trainer_that_ignores_sigterm(tmp_path):
     script = tmp_path / "stubborn.py"
     script.write_text("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(60)\n")
     up = threading.Event()
-    proc = TrainerProcess(Command([sys.executable, str(script)], {}), on_line=lambda l, s: up.set(),
+    proc = TrainerProcess(Command([sys.executable, str(script)], {}), on_line=lambda _line, _stream: up.set(),
                           out=io.StringIO(), err=io.StringIO(), grace_seconds=0.5)
     proc.start()
     assert up.wait(30)
