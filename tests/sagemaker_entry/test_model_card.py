@@ -68,7 +68,8 @@ def test_card_for_each_engine(dataset, engine, base, generation, license_name):
     # this run's facts, with provenance tiers
     assert "| `maxSteps` | `40` | gr00t_config.json |" in text
     assert "| `batchSize` | `16` | asset metadata |" in text
-    assert "| `learningRate` | `0.0001` | defaults |" in text
+    # each engine's own default (gr00t_core/engines.py): the builtin engine trains from random weights
+    assert f"| `learningRate` | `{'0.001' if engine == 'builtin' else '0.0001'}` | defaults |" in text
     assert "| `action.single_arm` | 16 x 5 |" in text and "first call 812.5 ms" in text and "47.2 ms" in text
     assert "| `front` | `observation.images.front` |" in text and "h264" in text
     assert "![training loss](loss_curve.png)" in text and "![open-loop evaluation](eval_open_loop.png)" in text
