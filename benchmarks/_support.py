@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.sagemaker_entry.jobs import start_moto_process
+from tests.entry_jobs import start_moto_process
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from benchmarks._support import moto_workspace
 from sagemaker_entry.model_cache import RECORD, cache_key
-from tests.sagemaker_entry.jobs import BUCKET, REPO_ROOT, make_job
+from tests.entry_jobs import BUCKET, REPO_ROOT, make_job
 
 FAKE_TRAINER = "import sys\nprint('stand-in trainer started', flush=True)\nsys.exit(0)\n"
 MODEL = "nvidia/GR00T-N1.5-3B"

@@ -42,7 +42,7 @@ def _free_port() -> int:
 
 
 def _environment(endpoint: str) -> dict[str, str]:
-    from tests.launcher.aws_env import settings, settings_env
+    from tests.aws_env import settings, settings_env
 
     return {
         **os.environ,
@@ -77,7 +77,7 @@ def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
 def _prepare(endpoint: str) -> None:
     import boto3
 
-    from tests.launcher.aws_env import ASSET_BUCKET, ASSET_ROOT, TOKEN_TABLE, dataset_meta
+    from tests.aws_env import ASSET_BUCKET, ASSET_ROOT, TOKEN_TABLE, dataset_meta
 
     kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t")
     s3 = boto3.client("s3", **kw)
@@ -111,7 +111,7 @@ t0 = time.perf_counter()
 from lambda_handler.launch import handler
 t_import = time.perf_counter() - t0
 from benchmarks.bench_lambda import _event
-from tests.launcher.aws_env import FakeLambdaContext
+from tests.aws_env import FakeLambdaContext
 import io, contextlib
 times = []
 for run in range({runs}):
@@ -130,8 +130,8 @@ import json, time
 t0 = time.perf_counter()
 import boto3
 t_import = time.perf_counter() - t0
-from tests.launcher.aws_env import ASSET_BUCKET, ASSET_ROOT, TOKEN_TABLE
-from tests.launcher.requests_util import request_for
+from tests.aws_env import ASSET_BUCKET, ASSET_ROOT, TOKEN_TABLE
+from tests.requests_util import request_for
 times = []
 clients = {{}}
 template = request_for()  # built once, outside the timing: the baseline makes the calls, not the request

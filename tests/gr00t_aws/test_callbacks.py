@@ -17,8 +17,8 @@ from gr00t_aws.callbacks import (
 )
 from gr00t_aws.sagemaker_jobs import CapacityUnavailable
 from gr00t_core.errors import AssetError, ConfigError, DatasetError, EventError, SettingsError, UserError
-from tests.launcher.aws_env import aws_world, execution_result, waiting_task
-from tests.launcher.requests_util import offline_client
+from tests.aws_env import aws_world, execution_result, waiting_task
+from tests.requests_util import offline_client
 
 
 @pytest.fixture

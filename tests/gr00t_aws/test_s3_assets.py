@@ -5,8 +5,8 @@ from botocore.stub import Stubber
 
 from gr00t_aws.s3_assets import prefix_exists, prefix_reader, read_object
 from gr00t_core.errors import AssetError
-from tests.launcher.aws_env import ASSET_BUCKET, aws_world
-from tests.launcher.requests_util import offline_client
+from tests.aws_env import ASSET_BUCKET, aws_world
+from tests.requests_util import offline_client
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from gr00t_aws.sagemaker_jobs import (
 from gr00t_core.errors import ConfigError
 from launcher.orchestration.limits import validate_training_job_request
 from tests.aws_answers import stubber_error
-from tests.launcher.aws_env import aws_world, load_event
-from tests.launcher.requests_util import offline_client, request_for
+from tests.aws_env import aws_world, load_event
+from tests.requests_util import offline_client, request_for
 
 NAME = request_for()["TrainingJobName"]
 ARN = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{NAME}"

@@ -3,7 +3,7 @@
 import pytest
 
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
-from tests.launcher.aws_env import TOKEN_TABLE, aws_world
+from tests.aws_env import TOKEN_TABLE, aws_world
 
 
 @pytest.fixture

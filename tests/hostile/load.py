@@ -23,7 +23,7 @@ import boto3
 from botocore.config import Config
 
 from gr00t_aws.clients import AwsClients
-from tests.launcher.aws_env import (
+from tests.aws_env import (
     ACCOUNT,
     ASSET_BUCKET,
     ASSET_ROOT,
@@ -35,7 +35,7 @@ from tests.launcher.aws_env import (
     load_event,
     settings,
 )
-from tests.sagemaker_entry.jobs import free_port
+from tests.entry_jobs import free_port
 
 EXECUTION = "7c1e0b2a-9d4f-4b61-a8a3-0e6f5d2c9b47"
 

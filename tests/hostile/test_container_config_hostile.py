@@ -1,7 +1,7 @@
 """Generated input for the container's configuration phase: ``python -m sagemaker_entry`` (in-process through
 sagemaker_entry.main.main) reading its SageMaker contract and resolving the hyperparameters.
 
-One real job is laid out per test the way tests/sagemaker_entry/jobs.py lays it out for the end-to-end runs (the
+One real job is laid out per test the way tests/entry_jobs.py lays it out for the end-to-end runs (the
 launcher's resolved hyperparameters, run identity and provenance; resourceconfig.json; inputdataconfig.json; the
 SM_* variables SageMaker's toolkit sets); every case changes one member of one of them. Property, for every case:
 
@@ -28,10 +28,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER
+from tests.entry_jobs import Job, make_job
 from tests.hostile.conftest import CASES, FIGURES
 from tests.hostile.mutate import Mutation, mutated
 from tests.hostile.oracles import names_field
-from tests.sagemaker_entry.jobs import Job, make_job
 
 FIGURE = "container configuration"
 CONFIG_FILES = ("hyperparameters.json", "resourceconfig.json", "inputdataconfig.json")

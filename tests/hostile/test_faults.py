@@ -27,9 +27,9 @@ from gr00t_aws.uploads import transfer_config
 from gr00t_core.errors import UploadError
 from sagemaker_entry.checkpoints import MANIFEST_NAME, UploadManifest
 from sagemaker_entry.outputs import OutputPublisher
+from tests.entry_jobs import aws_env, free_port
 from tests.hostile.conftest import FIGURES
 from tests.hostile.faults import failing
-from tests.sagemaker_entry.jobs import aws_env, free_port
 
 S3_FAULTS = ("s3.internal_error", "s3.slow_down")
 RUNS = 8  # seeded runs of the 30 % S3 fault test
@@ -174,8 +174,8 @@ class EffectiveCallbacks:
 def test_throttled_callbacks_and_token_table_give_exactly_one_callback_per_finished_job() -> None:
     from lambda_handler.job_events import handler as job_events
     from lambda_handler.launch import handler as launch
+    from tests.aws_env import FakeLambdaContext, load_event
     from tests.hostile.load import finish_all, launch_events, server_world, terminal_event
-    from tests.launcher.aws_env import FakeLambdaContext, load_event
 
     figures = FIGURES[f"throttling 30% on Step Functions + DynamoDB ({JOBS} finished jobs, each event delivered twice)"]
     with server_world() as world:
@@ -214,6 +214,6 @@ def test_throttled_callbacks_and_token_table_give_exactly_one_callback_per_finis
 
 def _waiting(world: Any) -> Iterator[Any]:
     from gr00t_aws.task_tokens import TaskTokenStore
-    from tests.launcher.aws_env import TOKEN_TABLE
+    from tests.aws_env import TOKEN_TABLE
 
     return TaskTokenStore(world.clients.dynamodb, TOKEN_TABLE).waiting()

@@ -18,9 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
+from tests.aws_env import TOKEN_TABLE, FakeLambdaContext, World, aws_world, job, lambda_runtime, load_event
 from tests.hostile.conftest import CASES, FIGURES
 from tests.hostile.mutate import Mutation, mutated
-from tests.launcher.aws_env import TOKEN_TABLE, FakeLambdaContext, World, aws_world, job, lambda_runtime, load_event
 
 TERMINAL_EVENTS = [load_event(f"sagemaker_job_{s}.json") for s in ("completed", "failed", "stopped")]
 # The members that route an event; a mutation of anything else must not cost the job its callback.

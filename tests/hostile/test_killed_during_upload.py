@@ -21,8 +21,8 @@ from typing import Any
 from gr00t_aws.uploads import transfer_config
 from sagemaker_entry.checkpoints import MANIFEST_NAME, UploadManifest
 from sagemaker_entry.outputs import OutputPublisher
+from tests.entry_jobs import aws_env
 from tests.hostile.test_faults import BUCKET, _checkpoints, _landed, endpoint, s3  # noqa: F401 - fixtures
-from tests.sagemaker_entry.jobs import aws_env
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_ATTEMPT = textwrap.dedent(

@@ -1,5 +1,5 @@
 """Generated input for the launch Lambda (lambda_handler.launch.handler): real VAMS events mutated one member at a
-time, each handled by the real handler against one moto world (the asset of tests/launcher/aws_env.py).
+time, each handled by the real handler against one moto world (the asset of tests/aws_env.py).
 
 Property, for every case: exactly one documented outcome (LAUNCHED / ADOPTED, REJECTED with a callback, or an
 EventError raised when there is no token to answer), never another exception; REJECTED names the field; no
@@ -16,10 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gr00t_core.errors import EventError
-from tests.hostile.conftest import CASES, FIGURES
-from tests.hostile.mutate import JSON_STRING_MEMBERS, Mutation, mutated
-from tests.hostile.oracles import names_field, request_breaks_sagemaker
-from tests.launcher.aws_env import (
+from tests.aws_env import (
     FakeLambdaContext,
     World,
     all_jobs,
@@ -28,6 +25,9 @@ from tests.launcher.aws_env import (
     lambda_runtime,
     load_event,
 )
+from tests.hostile.conftest import CASES, FIGURES
+from tests.hostile.mutate import JSON_STRING_MEMBERS, Mutation, mutated
+from tests.hostile.oracles import names_field, request_breaks_sagemaker
 
 EVENTS = [load_event("vams_event.json"), load_event("vams_event_body_string.json")]
 

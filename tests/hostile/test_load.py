@@ -6,10 +6,10 @@ benchmarks/bench_load.py's."""
 from __future__ import annotations
 
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
+from tests.aws_env import TOKEN_TABLE, FakeLambdaContext
 from tests.hostile.conftest import FIGURES
 from tests.hostile.load import finish_all, launch_events, run_all, server_world, terminal_event
 from tests.hostile.test_job_events_hostile import CallbackCounter
-from tests.launcher.aws_env import TOKEN_TABLE, FakeLambdaContext
 
 EVENTS = 100
 

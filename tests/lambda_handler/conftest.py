@@ -1,6 +1,6 @@
 import pytest
 
-from tests.launcher.aws_env import aws_world, dataset_meta, lambda_runtime
+from tests.aws_env import aws_world, dataset_meta, lambda_runtime
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import json
 
 from gr00t_aws.task_tokens import TaskTokenStore
 from lambda_handler.job_events import handler
-from tests.launcher.aws_env import TOKEN_TABLE, FakeLambdaContext, execution_result, load_event, waiting_task
+from tests.aws_env import TOKEN_TABLE, FakeLambdaContext, execution_result, load_event, waiting_task
 
 
 def _emf(stdout):

@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     import lambda_handler.launch, lambda_handler.job_events, lambda_handler.stop
-    from tests.launcher.aws_env import aws_world, dataset_meta, lambda_runtime, waiting_task, FakeLambdaContext, load_event, finish_job
+    from tests.aws_env import aws_world, dataset_meta, lambda_runtime, waiting_task, FakeLambdaContext, load_event, finish_job
     with aws_world() as world:
         world.put_asset(dataset_meta(), config={"maxSteps": 10})
         with lambda_runtime(world):

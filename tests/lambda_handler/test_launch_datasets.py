@@ -10,7 +10,7 @@ import json
 import pytest
 
 from lambda_handler.launch import handler
-from tests.launcher.aws_env import (
+from tests.aws_env import (
     FakeLambdaContext,
     aws_world,
     dataset_meta,

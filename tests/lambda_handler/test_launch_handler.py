@@ -16,9 +16,9 @@ from gr00t_aws.clients import AwsClients
 from gr00t_core.errors import EventError
 from lambda_handler import _runtime
 from lambda_handler.launch import handler
-from tests.launcher import aws_env
-from tests.launcher.aws_env import FakeLambdaContext, execution_result, lambda_runtime, load_event, waiting_task
-from tests.launcher.requests_util import offline_client
+from tests import aws_env
+from tests.aws_env import FakeLambdaContext, execution_result, lambda_runtime, load_event, waiting_task
+from tests.requests_util import offline_client
 
 CTX = FakeLambdaContext()
 

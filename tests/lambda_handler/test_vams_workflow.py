@@ -11,8 +11,8 @@ import pytest
 
 from gr00t_aws.sagemaker_jobs import event_from_description
 from lambda_handler import job_events, launch
-from tests.launcher import aws_env
-from tests.launcher.aws_env import ACCOUNT, ASSET_BUCKET, ASSET_ROOT, REGION, execution_result, routed_lambdas, wait_for
+from tests import aws_env
+from tests.aws_env import ACCOUNT, ASSET_BUCKET, ASSET_ROOT, REGION, execution_result, routed_lambdas, wait_for
 
 PIPELINE = "gr00t-sagemaker-finetune"
 JOB = "3f9c2-" + PIPELINE

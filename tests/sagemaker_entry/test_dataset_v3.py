@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from gr00t_data.synthetic_v3 import generate_v3_dataset
 from gr00t_data.video import read_frames
 from sagemaker_entry.dataset import prepare
-from tests.data.test_convert import tree_digest
+from tests.gr00t_data.test_convert import tree_digest
 
 
 def test_a_v3_channel_becomes_a_prepared_v21_working_copy(tmp_path: Path) -> None:

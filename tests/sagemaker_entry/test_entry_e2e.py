@@ -16,8 +16,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from gr00t_core import metrics
+from tests.entry_jobs import BUCKET, METADATA_URI, PREVIEW_URI, free_port, make_job, read_only, writable
 from tests.sagemaker_entry.fakehub import FakeHub
-from tests.sagemaker_entry.jobs import BUCKET, METADATA_URI, PREVIEW_URI, free_port, make_job, read_only, writable
 
 pytestmark = pytest.mark.slow
 

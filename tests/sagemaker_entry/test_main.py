@@ -6,7 +6,7 @@ import pytest
 
 from sagemaker_entry.contract import read_training_env
 from sagemaker_entry.main import Entry, StopRequested, main
-from tests.sagemaker_entry.jobs import make_job
+from tests.entry_jobs import make_job
 
 
 def _job(tmp_path, **kw):

@@ -19,7 +19,7 @@ from sagemaker_entry.plan import (
     trainer_command,
     trainer_request,
 )
-from tests.sagemaker_entry.jobs import make_job
+from tests.entry_jobs import make_job
 
 GPU = {"instanceType": "ml.g6e.12xlarge"}
 N15 = {**GPU, "engine": "isaac-gr00t", "baseModelPath": "nvidia/GR00T-N1.5-3B"}

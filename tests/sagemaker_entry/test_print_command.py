@@ -3,7 +3,7 @@
 import json
 
 from sagemaker_entry.main import main
-from tests.sagemaker_entry.jobs import make_job
+from tests.entry_jobs import make_job
 
 
 def _bare_dataset(root):

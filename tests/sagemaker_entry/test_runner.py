@@ -10,7 +10,7 @@ import time
 from sagemaker_entry import failure
 from sagemaker_entry.engines import Command, NodeLayout, torchrun_argv
 from sagemaker_entry.runner import TrainerProcess, child_pids
-from tests.sagemaker_entry.jobs import free_port
+from tests.entry_jobs import free_port
 
 WORKER = textwrap.dedent("""
     import os, signal, sys, time

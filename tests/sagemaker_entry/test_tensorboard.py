@@ -9,7 +9,7 @@ from sagemaker_entry.contract import read_training_env
 from sagemaker_entry.finish import start_event_mirror
 from sagemaker_entry.main import Entry
 from sagemaker_entry.tensorboard import EventMirror
-from tests.sagemaker_entry.jobs import make_job
+from tests.entry_jobs import make_job
 
 
 def _losses(folder):

@@ -15,8 +15,8 @@ import pytest
 from gr00t_aws.sagemaker_jobs import event_from_description
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from lambda_handler import job_events, launch, stop
-from tests.launcher import aws_env
-from tests.launcher.aws_env import (
+from tests import aws_env
+from tests.aws_env import (
     ACCOUNT,
     REGION,
     TOKEN_TABLE,

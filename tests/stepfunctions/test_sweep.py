@@ -22,9 +22,8 @@ from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from lambda_handler import job_events, launch, stop
 from launcher.orchestration.completion import DEFAULT_GONE_GRACE_SECONDS, Action, OrphanPolicy
 from launcher.orchestration.sweep import sweep
-from tests.lambda_handler.test_vams_workflow import _vams_asl, _vams_input
-from tests.launcher import aws_env
-from tests.launcher.aws_env import (
+from tests import aws_env
+from tests.aws_env import (
     ACCOUNT,
     REGION,
     TOKEN_TABLE,
@@ -37,6 +36,7 @@ from tests.launcher.aws_env import (
     scheduled_tokens,
     wait_for,
 )
+from tests.lambda_handler.test_vams_workflow import _vams_asl, _vams_input
 
 ASL = (Path(__file__).resolve().parents[2] / "stepfunctions" / "gr00t_finetune.asl.json").read_text()
 SCHEDULED = load_event("scheduled_event.json")

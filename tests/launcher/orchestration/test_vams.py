@@ -14,7 +14,7 @@ from launcher.orchestration.vams import (
     parse_vams_event,
     run_origin,
 )
-from tests.launcher.aws_env import ASSET_ROOT, load_event
+from tests.aws_env import ASSET_ROOT, load_event
 
 EVENT = load_event("vams_event.json")
 

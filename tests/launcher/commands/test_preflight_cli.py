@@ -14,7 +14,7 @@ import pytest
 from gr00t_data.synthetic import generate_dataset
 from launcher import cli
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CONFIG = {"engine": "builtin", "maxSteps": 40, "saveSteps": 20, "batchSize": 8, "instanceType": "local_cpu"}
 
 

@@ -19,7 +19,7 @@ from gr00t_core.naming import output_folder_name
 from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER, resolve
 from gr00t_core.run import RunIdentity
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "vams-assets"
 FILES_URI = f"s3://{BUCKET}/pipelines/gr00t/job-1/output/exec-1/files/"
 METADATA_URI = f"s3://{BUCKET}/pipelines/gr00t/job-1/output/exec-1/metadata/"

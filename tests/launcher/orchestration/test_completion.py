@@ -8,9 +8,9 @@ from botocore.stub import Stubber
 
 from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from launcher.orchestration.completion import Action, OrphanPolicy, failure_cause, handle_job_event, on_job_state_change
-from tests.launcher import aws_env
-from tests.launcher.aws_env import TOKEN_TABLE, aws_world, execution_result, load_event, waiting_task
-from tests.launcher.requests_util import offline_client, request_for
+from tests import aws_env
+from tests.aws_env import TOKEN_TABLE, aws_world, execution_result, load_event, waiting_task
+from tests.requests_util import offline_client, request_for
 
 COMPLETED = load_event("sagemaker_job_completed.json")
 NAME = COMPLETED["detail"]["TrainingJobName"]

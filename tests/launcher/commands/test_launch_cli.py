@@ -8,8 +8,8 @@ import pytest
 from launcher import cli
 from launcher.commands import launch as launch_cmd
 from launcher.orchestration.settings import DeploymentSettings
-from tests.launcher import aws_env
-from tests.launcher.aws_env import EVENTS_DIR, aws_world, dataset_meta, settings_env
+from tests import aws_env
+from tests.aws_env import EVENTS_DIR, aws_world, dataset_meta, settings_env
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_standalone_launch_starts_the_job(world, capsys):
 
 
 def test_state_machine_start(world, capsys):
-    from tests.launcher.aws_env import create_function
+    from tests.aws_env import create_function
 
     sfn = world.clients.stepfunctions
     create_function(world.clients, "noop")

@@ -11,7 +11,7 @@ import pytest
 from gr00t_core.parameters import coerce, dataset_paths, lookup
 from gr00t_data.preflight import run_preflight
 from gr00t_data.synthetic import generate_dataset
-from tests.data.test_convert import tree_digest
+from tests.gr00t_data.test_convert import tree_digest
 
 TINY = {"episodes": 2, "frames_per_episode": 12, "width": 32, "height": 24}
 

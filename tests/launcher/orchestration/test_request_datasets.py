@@ -8,8 +8,8 @@ import pytest
 
 from launcher.orchestration.limits import request_problems
 from sagemaker_entry.engines import build_command
-from tests.launcher.aws_env import ASSET_BUCKET, ASSET_ROOT
-from tests.launcher.requests_util import request_for, send_through_stubber
+from tests.aws_env import ASSET_BUCKET, ASSET_ROOT
+from tests.requests_util import request_for, send_through_stubber
 from tests.sagemaker_entry.test_engines import MODEL, OUT, PY, REPO, REQ, _config, _layout
 
 

@@ -10,8 +10,8 @@ from gr00t_aws.task_tokens import TaskTokenStore, TokenState
 from lambda_handler import job_events
 from launcher.orchestration.completion import Action, OrphanPolicy
 from launcher.orchestration.sweep import handle_job_events, is_scheduled_event, sweep
-from tests.launcher import aws_env
-from tests.launcher.aws_env import (
+from tests import aws_env
+from tests.aws_env import (
     TOKEN_TABLE,
     FakeLambdaContext,
     aws_world,
@@ -20,7 +20,7 @@ from tests.launcher.aws_env import (
     load_event,
     waiting_task,
 )
-from tests.launcher.requests_util import offline_client, request_for
+from tests.requests_util import offline_client, request_for
 
 SCHEDULED = load_event("scheduled_event.json")  # the EventBridge user guide's scheduled-event example
 

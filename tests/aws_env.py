@@ -1,6 +1,6 @@
 """A small AWS world on moto for the orchestration tests (launcher, Lambda handlers, state machine).
 
-Shared by tests/launcher, tests/lambda_handler, tests/stepfunctions and tests/gr00t_aws. It holds an asset in
+Shared by the launcher, Lambda handler, state machine, gr00t_aws and hostile-input tests. It holds an asset in
 S3 (gr00t_config.json + LeRobot meta files), the task-token table and the deployment settings. moto answers as
 AWS does through local_mode.moto_fidelity (installed for every test by tests/conftest.py); here a stop that
 SageMaker accepted also finishes at once (on AWS the job is "Stopping" until its container exits), so a test
@@ -34,7 +34,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ASSET_BUCKET = "vams-asset-bucket"
 ASSET_ROOT = "xd130a6d6-1e26-4e79-9c7b-5b5c2a1f0e11/"
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+EVENTS_DIR = Path(__file__).resolve().parent / "events"
 TOKEN_TABLE = "gr00t-task-tokens"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/gr00t-sagemaker-execution"
 IMAGE_URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/gr00t-finetune:latest"

@@ -21,7 +21,7 @@ from sagemaker_entry.builtin.policy import ObservationError
 
 from .conftest import run_entry, write_request
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _result(output: Path) -> dict:

@@ -5,7 +5,7 @@ import pytest
 from gr00t_core.errors import ConfigError
 from gr00t_core.resolution import resolve
 from launcher.orchestration.policy import enforce_policy, policy_problems
-from tests.launcher.aws_env import settings
+from tests.aws_env import settings
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_every_problem_is_listed():
 
 
 def test_each_generation_launches_on_its_own_image_and_an_unconfigured_one_is_refused_naming_the_setting():
-    from tests.launcher.requests_util import request_for
+    from tests.requests_util import request_for
 
     n16 = resolve(file={"baseModelPath": "nvidia/GR00T-N1.6-3B"})
     with pytest.raises(ConfigError, match=r"needs the Isaac-GR00T N1.6 training image.*set GR00T_IMAGE_URI_N1_6"):

@@ -7,7 +7,7 @@ import pytest
 from gr00t_core.errors import ConfigError
 from gr00t_core.instances import SAGEMAKER_INSTANCE_TYPES
 from launcher.orchestration.limits import _looks_secret, request_problems, validate_training_job_request
-from tests.launcher.requests_util import request_for
+from tests.requests_util import request_for
 
 BASE = request_for()
 

@@ -12,7 +12,7 @@ from gr00t_core.resolution import resolve
 from launcher.orchestration.request import RunSpec, build_training_job_request, run_spec
 from launcher.orchestration.settings import DeploymentSettings
 from launcher.orchestration.vams import asset_location, parse_vams_event, run_origin
-from tests.launcher.aws_env import REGION, load_event, settings
+from tests.aws_env import REGION, load_event, settings
 
 STARTED = datetime(2025, 6, 3, 14, 2, 11, tzinfo=UTC)
 

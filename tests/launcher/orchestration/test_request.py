@@ -10,8 +10,8 @@ from gr00t_core.resolution import PROVENANCE_HYPERPARAMETER
 from gr00t_core.run import RunIdentity
 from launcher.orchestration.limits import request_problems
 from launcher.orchestration.request import JOB_ENVIRONMENT, instance_types_to_try, tag_value
-from tests.launcher.aws_env import ASSET_BUCKET, ASSET_ROOT, IMAGE_URI, ROLE_ARN, settings
-from tests.launcher.requests_util import STARTED, plan, request_for, send_through_stubber
+from tests.aws_env import ASSET_BUCKET, ASSET_ROOT, IMAGE_URI, ROLE_ARN, settings
+from tests.requests_util import STARTED, plan, request_for, send_through_stubber
 
 FSX = dict(
     file_system_id="fs-0123456789abcdef0",
@@ -160,7 +160,7 @@ def test_job_name_is_deterministic_and_the_attempt_changes_it():
     config, run, s = plan()
     from launcher.orchestration.request import job_name_for
     from launcher.orchestration.vams import asset_location, parse_vams_event, run_origin
-    from tests.launcher.aws_env import load_event
+    from tests.aws_env import load_event
 
     event = {**load_event("vams_event.json"), "attempt": 2}
     parsed = parse_vams_event(event)
