@@ -174,6 +174,18 @@ class World:
         return event
 
 
+def create_resources(clients: AwsClients) -> None:
+    """The asset bucket and the task-token table (partition key jobName, TTL expiresAt) as the stack creates them."""
+    clients.s3.create_bucket(Bucket=ASSET_BUCKET)
+    clients.dynamodb.create_table(
+        TableName=TOKEN_TABLE,
+        KeySchema=[{"AttributeName": "jobName", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    clients.dynamodb.update_time_to_live(TableName=TOKEN_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+
+
 @contextmanager
 def aws_world(**settings_overrides: Any) -> Iterator[World]:
     """moto with the asset bucket, the token table and the SageMaker patches; yields the world."""
@@ -187,14 +199,7 @@ def aws_world(**settings_overrides: Any) -> Iterator[World]:
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
             clients = AwsClients(**{s: boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "stepfunctions", "dynamodb")})
-            clients.s3.create_bucket(Bucket=ASSET_BUCKET)
-            clients.dynamodb.create_table(
-                TableName=TOKEN_TABLE,
-                KeySchema=[{"AttributeName": "jobName", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            clients.dynamodb.update_time_to_live(TableName=TOKEN_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+            create_resources(clients)
             yield World(clients=clients, settings=settings(**settings_overrides))
     finally:
         remove_listener()

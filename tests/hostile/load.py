@@ -25,11 +25,10 @@ from botocore.config import Config
 from gr00t_aws.clients import AwsClients
 from tests.aws_env import (
     ACCOUNT,
-    ASSET_BUCKET,
     ASSET_ROOT,
     REGION,
-    TOKEN_TABLE,
     World,
+    create_resources,
     dataset_meta,
     lambda_runtime,
     load_event,
@@ -58,13 +57,7 @@ def server_world() -> Iterator[World]:
         config = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 6})
         make = lambda service: boto3.client(service, region_name=REGION, endpoint_url=f"http://127.0.0.1:{port}", config=config)  # noqa: E731
         clients = AwsClients(**{s: make(s) for s in ("s3", "sagemaker", "stepfunctions", "dynamodb")})
-        clients.s3.create_bucket(Bucket=ASSET_BUCKET)
-        clients.dynamodb.create_table(
-            TableName=TOKEN_TABLE,
-            KeySchema=[{"AttributeName": "jobName", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_resources(clients)
         world = World(clients=clients, settings=settings())
         world.put_asset(dataset_meta(), config={"maxSteps": 300})
         with lambda_runtime(world):
