@@ -18,9 +18,9 @@ from typing import Any
 def _phase(events: int, threads: int) -> dict[str, Any]:
     from lambda_handler.job_events import handler as job_events
     from lambda_handler.launch import handler as launch
+    from tests.aws_env import FakeLambdaContext
     from tests.hostile.load import finish_all, launch_events, run_all, server_world, terminal_event
     from tests.hostile.test_job_events_hostile import CallbackCounter
-    from tests.aws_env import FakeLambdaContext
 
     with server_world() as world:
         launched = run_all(lambda e: launch(e, FakeLambdaContext()), launch_events(events, tag=f"t{threads}"), threads=threads)
