@@ -17,14 +17,16 @@ strings SageMaker hyperparameters carry are accepted too. Nothing here imports t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from gr00t_core.data_configs import is_custom_config
 from gr00t_core.engines import ENGINES_BY_KEY
 from gr00t_core.errors import ConfigError
+from gr00t_core.json_text import JsonTextError, parse_json_object
 from gr00t_core.parameters import PARAMETERS_BY_NAME, CoercionError, coerce, defaults
 
 # Parameters the engine reads; the others (instance type, spot, ...) belong to the launcher and are not its concern.
@@ -129,50 +131,77 @@ def typed_config(raw: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+class RequestFile(BaseModel):
+    """The request file as written (plan.trainer_request writes it); :func:`read_request` types it further."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    dataset_dirs: list[str] | None = None
+    dataset_dir: str | None = None  # the single dataset of earlier request files
+    output_dir: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    base_model_dir: str | None = None
+    resume_from_checkpoint: str | None = None
+    engine_options: dict[str, Any] | None = None
+    tensorboard_dir: str | None = None
+
+    @field_validator("dataset_dirs")
+    @classmethod
+    def _non_empty_paths(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or not all(value)):
+            raise ValueError(f"dataset_dirs must be a non-empty list of folder paths, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _datasets_and_output(self) -> RequestFile:
+        if self.dataset_dirs is None and not self.dataset_dir:
+            raise ValueError("dataset_dirs is required (a list of dataset folders)")
+        if self.dataset_dirs and self.dataset_dir and Path(self.dataset_dir) != Path(self.dataset_dirs[0]):
+            raise ValueError(f"dataset_dir {self.dataset_dir!r} is not the first of dataset_dirs; give only dataset_dirs")
+        if not self.output_dir:
+            raise ValueError("output_dir is required")
+        return self
+
+    def datasets(self) -> list[Path]:
+        return [Path(d) for d in self.dataset_dirs] if self.dataset_dirs else [Path(str(self.dataset_dir))]
+
+
 def read_request(path: Path) -> TrainRequest:
     """Parse and check the request file; raises ConfigError naming the file and every problem."""
     try:
-        data = json.loads(Path(path).read_text())
+        data = parse_json_object(Path(path).read_bytes(), name=str(path))
     except FileNotFoundError:
         raise ConfigError([f"{path}: request file not found"]) from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"{path}: not valid JSON ({exc})"]) from None
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}: expected a JSON object with dataset_dirs, output_dir and config"])
-    datasets = _dataset_dirs(data, path)
-    if not data.get("output_dir"):
-        raise ConfigError([f"{path}: output_dir is required"])
-    if not isinstance(data.get("config", {}), dict):
-        raise ConfigError([f"{path}: config must be an object of parameter name -> value"])
+    except JsonTextError as exc:
+        raise ConfigError([f"{exc} (a request file with dataset_dirs, output_dir and config)"]) from None
+    try:
+        raw = RequestFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([f"{path}: {_problem(e)}" for e in exc.errors()]) from None
+    datasets = raw.datasets()
 
-    def optional_path(key: str) -> Path | None:
-        value = data.get(key)
+    def optional_path(value: str | None) -> Path | None:
         return Path(value) if value else None
 
     return TrainRequest(
         dataset_dir=datasets[0],
         more_dataset_dirs=tuple(datasets[1:]),
-        output_dir=Path(data["output_dir"]),
-        config=typed_config(data.get("config") or {}),
-        base_model_dir=optional_path("base_model_dir"),
-        resume_from_checkpoint=optional_path("resume_from_checkpoint"),
-        options=ModelOptions.from_dict(data.get("engine_options")),
-        tensorboard_dir=optional_path("tensorboard_dir"),
+        output_dir=Path(raw.output_dir),
+        config=typed_config(raw.config),
+        base_model_dir=optional_path(raw.base_model_dir),
+        resume_from_checkpoint=optional_path(raw.resume_from_checkpoint),
+        options=ModelOptions.from_dict(raw.engine_options),
+        tensorboard_dir=optional_path(raw.tensorboard_dir),
     )
 
 
-def _dataset_dirs(data: dict[str, Any], path: Path) -> list[Path]:
-    """``dataset_dirs`` (a non-empty list), or the single ``dataset_dir`` request files had before it."""
-    many = data.get("dataset_dirs")
-    if many is None:
-        if not data.get("dataset_dir"):
-            raise ConfigError([f"{path}: dataset_dirs is required (a list of dataset folders)"])
-        return [Path(data["dataset_dir"])]
-    if not isinstance(many, list) or not many or not all(isinstance(d, str) and d for d in many):
-        raise ConfigError([f"{path}: dataset_dirs must be a non-empty list of folder paths, got {many!r}"])
-    if data.get("dataset_dir") and Path(data["dataset_dir"]) != Path(many[0]):
-        raise ConfigError([f"{path}: dataset_dir {data['dataset_dir']!r} is not the first of dataset_dirs; give only dataset_dirs"])
-    return [Path(d) for d in many]
+def _problem(error: Any) -> str:
+    """One pydantic error as the project words problems: the field, then what is wrong."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    if error.get("type") in ("dict_type", "list_type", "string_type"):
+        message = f"{where} must be {'an object of parameter name -> value' if where == 'config' else message.lower()}"
+    return message if not where or message.startswith(where) else f"{where}: {message}"
 
 
 def ignored_parameters(config: dict[str, Any], *, base_model_loaded: bool) -> dict[str, str]:
@@ -201,4 +230,4 @@ def ignored_parameters(config: dict[str, Any], *, base_model_loaded: bool) -> di
     return out
 
 
-__all__ = ["ENGINE_PARAMETERS", "ModelOptions", "TrainRequest", "ignored_parameters", "read_request", "typed_config"]
+__all__ = ["ENGINE_PARAMETERS", "ModelOptions", "RequestFile", "TrainRequest", "ignored_parameters", "read_request", "typed_config"]

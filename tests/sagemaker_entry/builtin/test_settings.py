@@ -76,3 +76,29 @@ def test_request_round_trip(tmp_path):
 def test_model_options_are_checked(options, problem):
     with pytest.raises(ConfigError, match=problem):
         ModelOptions.from_dict(options)
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        ({"dataset_dirs": [], "output_dir": "/o"}, r"request\.json: dataset_dirs must be a non-empty list"),
+        ({"dataset_dirs": ["/a", ""], "output_dir": "/o"}, "non-empty list of folder paths"),
+        ({"dataset_dirs": ["/a"], "dataset_dir": "/b", "output_dir": "/o"}, "dataset_dir '/b' is not the first of dataset_dirs"),
+        ({"output_dir": "/o"}, "dataset_dirs is required"),
+        ({"dataset_dirs": ["/a"], "output_dir": "/o", "config": [1]}, "config must be an object of parameter name -> value"),
+        ({"dataset_dirs": ["/a"], "output_dir": "/o", "config": {"maxSteps": "many"}}, "maxSteps: expected an integer"),
+        ([1, 2], "must hold a JSON object"),
+    ],
+)
+def test_request_file_is_typed_and_every_refusal_names_the_file(tmp_path, content, problem):
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ConfigError, match=problem) as info:
+        read_request(path)
+    assert "request.json" in str(info.value) or "maxSteps" in str(info.value)
+
+
+def test_request_file_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "request.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"dataset_dirs": ["/a", "/b"], "output_dir": "/o"}).encode())
+    assert [str(p) for p in read_request(path).dataset_dirs] == ["/a", "/b"]
