@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,25 @@ def make_working_copy(source: Path, dest: Path) -> WorkingCopy:
                 _link_or_copy(src, dst, state=state)
                 linked += 1
     return WorkingCopy(dest, linked, copied, state.get("hardlinks", True))
+
+
+def hold_out(work: Path, eval_dest: Path, held: Sequence[int]) -> WorkingCopy:
+    """Split the prepared working copy ``work`` for a held-out evaluation: ``eval_dest`` (made from ``work``: its
+    prepared meta/ copied, every other file linked) lists the episodes at positions ``held`` of its
+    meta/episodes.jsonl, ``work`` keeps the others.
+
+    Both get meta/stats.json over the training episodes only: the normalisation the model learns with, and GR00T
+    N1.5 would otherwise compute a missing one over every ``data/*/*.parquet`` file it finds, held-out ones too
+    (``LeRobotSingleDataset._get_metadata``), while N1.6's loader requires one (``LeRobotEpisodeLoader._load_metadata``).
+    """
+    from gr00t_data.split import listed_episodes, restrict_episodes, write_stats
+
+    total = len(listed_episodes(work))
+    copy = make_working_copy(work, eval_dest)
+    restrict_episodes(eval_dest, held)
+    restrict_episodes(work, sorted(set(range(total)) - set(held)))
+    write_stats(work, eval_dest)
+    return copy
 
 
 def prepare(source: Path, dest: Path, data_config: str, *, decode_check: bool = True,

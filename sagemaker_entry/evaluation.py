@@ -13,8 +13,18 @@ reports the same way. Commands and output formats, from NVIDIA/Isaac-GR00T:
   ``MSE for trajectory <id>: <mse>, MAE: <mae>`` per trajectory and ``Average MSE across all trajs: <mse>``
   (``logging.info`` after ``logging.basicConfig(level=INFO)``, so lines start with ``INFO:root:``).
 
-GR00T's trainers train on every episode of the dataset, so these episodes are not held out (the builtin engine
-holds its evaluation episodes out); the result says so (``held_out: false``).
+Held out: GR00T's trainers train on every episode meta/episodes.jsonl lists, so the dataset phase moves the
+evaluation episodes out of the training working copy into a second copy the evaluation reads
+(:func:`held_out_positions`, ``sagemaker_entry.dataset.hold_out``). Which ones follows from how each script names
+trajectories: N1.5's ``eval_policy.py`` evaluates ``range(args.trajs)`` and reads each as an ``episode_index``
+(``gr00t/utils/eval.py`` ``calc_mse_for_single_trajectory``, stored version 16d302e317777c3cd100b7dc37814dfefac7fdd7
+-> ``gr00t/data/dataset.py`` ``LeRobotSingleDataset.get_step_data``, stored version
+16d0dae38c82ab06ad03b4cdaeeb0bcad36ac702, whose ``get_trajectory_index`` fails for an index meta/episodes.jsonl
+does not list), so N1.5 holds out episodes 0..N-1; ``open_loop_eval.py``'s ``--traj-ids`` are positions in the
+loader's list (``loader[traj_id]`` -> ``episodes_metadata[idx]["episode_index"]``, ``gr00t/data/dataset/
+lerobot_episode_loader.py`` at 0c8fb7d52a89f9bcb4369053813315df647533c2), so N1.6/N1.7 hold out the last N, as the
+builtin engine does. A
+dataset with too few episodes is evaluated on trained episodes, with a warning (``held_out: false``).
 """
 
 from __future__ import annotations
@@ -50,6 +60,30 @@ def episode_ids(total_episodes: int, eval_episodes: int, spec: EngineSpec) -> li
     if spec.key == "n1.5":
         return list(range(count))
     return list(range(total_episodes - count, total_episodes))
+
+
+def held_out_positions(episode_indices: Sequence[int], eval_episodes: int, spec: EngineSpec) -> tuple[list[int], str | None]:
+    """Positions in meta/episodes.jsonl (listing ``episode_indices``) to hold out of training for the evaluation,
+    or ``([], why not)``: at least one episode must remain to train on, and N1.5's script can only reach
+    episodes 0..N-1 (module doc)."""
+    total = len(episode_indices)
+    if total < eval_episodes + 1:
+        return [], (f"evalEpisodes = {eval_episodes} but the dataset has {total} episode(s) and at least one must be "
+                    "trained on; the evaluation runs on episodes the model trained on (held_out: false)")
+    positions = episode_ids(total, eval_episodes, spec)
+    if spec.key == "n1.5" and [episode_indices[p] for p in positions] != list(range(eval_episodes)):
+        return [], (f"N1.5's eval_policy.py evaluates episodes 0..{eval_episodes - 1}, which meta/episodes.jsonl does "
+                    "not list first; the evaluation runs on episodes the model trained on (held_out: false)")
+    return positions, None
+
+
+def trajectory_ids(spec: EngineSpec, episode_indices: Sequence[int], eval_episodes: int, *, held_out: bool) -> dict[int, int]:
+    """The evaluation script's trajectory ids -> the episode_index each one evaluates, for a dataset listing
+    ``episode_indices``; a held-out copy lists only the episodes to evaluate."""
+    count = len(episode_indices) if held_out else min(eval_episodes, len(episode_indices))
+    if spec.key == "n1.5":
+        return {i: i for i in range(count)}  # eval_policy.py reads trajectory id i as episode_index i
+    return {p: episode_indices[p] for p in episode_ids(len(episode_indices), count, spec)}
 
 
 def eval_argv(
@@ -135,29 +169,33 @@ def metric_line(mse: float) -> str:
 
 def evaluate(
     spec: EngineSpec, config: Mapping[str, Any], *, python: str, gr00t_repo: Path, model_dir: Path, dataset_dir: Path,
-    total_episodes: int, output_dir: Path, run: Callable[..., Any] = subprocess.run,
+    episode_indices: Sequence[int], output_dir: Path, held_out: bool = False, run: Callable[..., Any] = subprocess.run,
     timeout: float = EVAL_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
-    """Run the evaluation; returns what run_summary.json's ``eval`` holds. Never raises for a failed evaluation:
-    the fine-tune is done and copied either way, the summary says what went wrong."""
+    """Run the evaluation on ``dataset_dir`` (listing ``episode_indices``; ``held_out``: the held-out copy);
+    returns what run_summary.json's ``eval`` holds. Never raises for a failed evaluation: the fine-tune is done
+    and copied either way, the summary says what went wrong."""
     wanted = int(config["evalEpisodes"])
     if wanted == 0:
         return {"skipped": "evalEpisodes is 0"}
     if spec.generation is None:
         return {"skipped": "the builtin engine evaluates inside its own trainer"}
-    episodes = episode_ids(total_episodes, wanted, spec)
-    if not episodes:
+    trajectories = trajectory_ids(spec, episode_indices, wanted, held_out=held_out)
+    if not trajectories:
         return {"skipped": "the dataset has no episodes to evaluate"}
     plot = output_dir / PLOT_FILE
     argv = eval_argv(spec, config, python=python, gr00t_repo=gr00t_repo, model_dir=model_dir, dataset_dir=dataset_dir,
-                     episodes=episodes, plot_path=plot)
+                     episodes=list(trajectories), plot_path=plot)
     try:
         done = run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(gr00t_repo))
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"failed": f"{type(exc).__name__}: {exc}", "argv": argv}
     output = f"{done.stdout or ''}\n{done.stderr or ''}"
     result = parse_output(output)
-    result.update({"episodes": episodes, "held_out": False, "script": argv[1], "returncode": done.returncode})
+    # The scripts print their trajectory ids; the summary names the dataset's episodes.
+    result["per_episode"] = {str(trajectories.get(int(k), k)): v for k, v in result["per_episode"].items()}
+    result.update({"episodes": list(trajectories.values()), "held_out": held_out, "script": argv[1],
+                   "returncode": done.returncode})
     if "mse" not in result:
         tail = " | ".join(output.strip().splitlines()[-3:])
         result["failed"] = f"the evaluation printed no MSE (exit code {done.returncode}): {tail}"
@@ -182,4 +220,5 @@ def write_result(output_dir: Path, result: Mapping[str, Any]) -> Path:
     return path
 
 
-__all__ = ["PLOT_FILE", "episode_ids", "eval_argv", "evaluate", "metric_line", "parse_output", "write_result"]
+__all__ = ["PLOT_FILE", "episode_ids", "eval_argv", "evaluate", "held_out_positions", "metric_line", "parse_output",
+           "trajectory_ids", "write_result"]

@@ -68,6 +68,21 @@ def start_event_mirror(env: TrainingEnv, plan: Plan) -> EventMirror | None:
     return mirror
 
 
+def evaluate_run(env: TrainingEnv, plan: Plan) -> dict[str, Any]:
+    """A GR00T run's open-loop evaluation (sagemaker_entry.evaluation), on the held-out copy the dataset phase made
+    when the dataset had episodes enough (sagemaker_entry.inputs.hold_out_episodes), else on the training copy."""
+    from gr00t_data.split import listed_episodes
+    from sagemaker_entry import evaluation
+
+    held_out = (plan.eval_dataset_dir / "meta" / "info.json").is_file()
+    dataset_dir = plan.eval_dataset_dir if held_out else plan.dataset_dir
+    return evaluation.evaluate(
+        plan.spec, plan.config.values, python=str(env.gr00t_python), gr00t_repo=env.gr00t_repo_dir,
+        model_dir=env.checkpoint_dir, dataset_dir=dataset_dir,
+        episode_indices=[int(e["episode_index"]) for e in listed_episodes(dataset_dir)],
+        output_dir=env.checkpoint_dir, held_out=held_out)
+
+
 @dataclass
 class Finish:
     env: TrainingEnv
@@ -125,14 +140,9 @@ class Finish:
     def _evaluate(self) -> None:
         from sagemaker_entry import evaluation
 
-        spec, plan = self.plan.spec, self.plan
-        if spec.generation is None:
+        if self.plan.spec.generation is None:
             return  # the builtin engine evaluated inside its trainer
-        info = read_json(plan.dataset_dir / "meta" / "info.json")
-        result = evaluation.evaluate(
-            spec, plan.config.values, python=str(self.env.gr00t_python), gr00t_repo=self.env.gr00t_repo_dir,
-            model_dir=self.env.checkpoint_dir, dataset_dir=plan.dataset_dir,
-            total_episodes=int(info.get("total_episodes") or 0), output_dir=self.env.checkpoint_dir)
+        result = evaluate_run(self.env, self.plan)
         if "failed" in result:
             log.warning("open-loop evaluation: %s", result["failed"])
             self.warnings.append(f"evaluation: {result['failed']}")

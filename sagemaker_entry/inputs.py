@@ -30,7 +30,32 @@ def prepare_datasets(plan: Plan) -> list[str]:
         for warning in report.warnings:
             log.warning("dataset: %s", warning)
         warnings.extend(f"dataset: {w}" for w in report.warnings)
-    return warnings
+    return warnings + hold_out_episodes(plan)
+
+
+def hold_out_episodes(plan: Plan) -> list[str]:
+    """GR00T engines: the first dataset's evaluation episodes (the ones evaluated) out of its training working copy,
+    into ``plan.eval_dataset_dir``; returns the warning when the dataset has too few for that."""
+    import shutil
+
+    from gr00t_data.split import listed_episodes
+    from sagemaker_entry.dataset import hold_out
+    from sagemaker_entry.evaluation import held_out_positions
+
+    if plan.eval_dataset_dir.exists():
+        shutil.rmtree(plan.eval_dataset_dir)  # an earlier attempt's on this instance: the evaluation must not read it
+    wanted = int(plan.config["evalEpisodes"])
+    if not plan.isaac_gr00t or wanted == 0:
+        return []
+    indices = [int(e["episode_index"]) for e in listed_episodes(plan.dataset_dir)]
+    held, why_not = held_out_positions(indices, wanted, plan.spec)
+    if why_not:
+        log.warning("evaluation: %s", why_not)
+        return [f"evaluation: {why_not}"]
+    hold_out(plan.dataset_dir, plan.eval_dataset_dir, held)
+    log.info("evaluation: episodes %s held out of training (%s); the other %d train",
+             ", ".join(str(indices[p]) for p in held), plan.eval_dataset_dir, len(indices) - len(held))
+    return []
 
 
 def model_cache(plan: Plan, client: Callable[[str], Any], hub_fetch: HubFetch | None = None) -> ModelCache:

@@ -165,8 +165,10 @@ def render(
     dataset, cameras, modality = _dataset_summary(dataset_dir, str(config["dataConfig"]))
     inference = summary.get("inference_check")
     eval_result = summary.get("eval") or {}
+    # The builtin engine's result has no held_out: it always holds its evaluation episodes out.
+    evaluated = "held-out episodes" if eval_result.get("held_out", True) else "training episodes"
     eval_rows = [{"name": label, "value": _num(eval_result.get(key))} for key, label in (
-        ("mse", "Open-loop action MSE (held-out episodes)"),
+        ("mse", f"Open-loop action MSE ({evaluated})"),
         ("normalized_mse", "Open-loop MSE, normalized [-1, 1]"),
         ("baseline_repeat_state_mse", "Baseline (repeat the current state) MSE"),
         ("beats_baseline", "Beats the baseline"),

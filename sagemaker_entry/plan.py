@@ -60,6 +60,12 @@ class Plan:
         return self.spec.engine == ISAAC_GR00T
 
     @property
+    def eval_dataset_dir(self) -> Path:
+        """The held-out episodes' working copy (GR00T engines; made in the dataset phase when the dataset has enough
+        episodes, read by the evaluation)."""
+        return self.dataset_dir.with_name(f"{self.dataset_dir.name}_eval")
+
+    @property
     def expected_checkpoints(self) -> int:
         """checkpoint-N folders a full run saves (one per saveSteps, plus the final one): the object projection."""
         return int(self.config["maxSteps"]) // int(self.config["saveSteps"]) + 1

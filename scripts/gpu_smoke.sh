@@ -44,13 +44,12 @@ JSON
 import json, os, subprocess, sys
 from pathlib import Path
 from gr00t_core.engines import spec_for
-from sagemaker_entry import contract, engines
-from sagemaker_entry.dataset import prepare
+from sagemaker_entry import contract, engines, inputs
 from sagemaker_entry.main import Entry
 
 entry = Entry(contract.read_training_env(dict(os.environ)))
 plan = entry.plan()
-prepare(plan.dataset_source, plan.dataset_dir, str(plan.config['dataConfig']))
+print('dataset warnings:', inputs.prepare_datasets(plan))  # the working copies, evaluation episodes held out
 spec = spec_for(plan.config.values)
 modality = engines.modality_config_path(spec, entry.env.work_dir)
 if modality is not None:
@@ -65,18 +64,12 @@ PY"; then
     echo "=== $label: open-loop evaluation"
     "${run[@]}" "cd /opt/program && python - <<'PY'
 import json, os
-from gr00t_core.engines import spec_for
-from sagemaker_entry import contract, evaluation
+from sagemaker_entry import contract
+from sagemaker_entry.finish import evaluate_run
 from sagemaker_entry.main import Entry
 
 entry = Entry(contract.read_training_env(dict(os.environ)))
-plan = entry.plan()
-info = json.load(open(plan.dataset_dir / 'meta' / 'info.json'))
-result = evaluation.evaluate(spec_for(plan.config.values), plan.config.values, python=str(entry.env.gr00t_python),
-                             gr00t_repo=entry.env.gr00t_repo_dir, model_dir=entry.env.checkpoint_dir,
-                             dataset_dir=plan.dataset_dir, total_episodes=int(info['total_episodes']),
-                             output_dir=entry.env.checkpoint_dir)
-print(json.dumps(result, indent=2, default=str))
+print(json.dumps(evaluate_run(entry.env, entry.plan()), indent=2, default=str))
 PY" | tee "$base_dir/eval.json" || status=1
 }
 

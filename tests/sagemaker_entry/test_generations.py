@@ -126,7 +126,7 @@ def test_evaluate_writes_plot_metric_and_result(tmp_path, capsys):
         return subprocess.CompletedProcess(argv, 0, stdout=sample, stderr="")
 
     result = evaluation.evaluate(spec, _config(evalEpisodes=2), python="/py", gr00t_repo=REPO, model_dir=tmp_path,
-                                 dataset_dir=DATA, total_episodes=2, output_dir=tmp_path, run=run)
+                                 dataset_dir=DATA, episode_indices=[0, 1], output_dir=tmp_path, run=run)
     assert result["mse"] == pytest.approx(0.01875) and result["plot"] == "eval_open_loop.png"
     assert (tmp_path / "eval_open_loop.png").stat().st_size > 0
     assert "[gr00t-sm] eval open_loop_mse=0.01875" in capsys.readouterr().out
@@ -139,8 +139,8 @@ def test_a_failed_evaluation_is_reported_not_raised(tmp_path):
         return subprocess.CompletedProcess(argv, 1, stdout="", stderr="Traceback...\nKeyError: 'video.front'")
 
     result = evaluation.evaluate(spec_for(_config()), _config(), python="/py", gr00t_repo=REPO, model_dir=tmp_path,
-                                 dataset_dir=DATA, total_episodes=3, output_dir=tmp_path, run=run)
+                                 dataset_dir=DATA, episode_indices=[0, 1, 2], output_dir=tmp_path, run=run)
     assert "printed no MSE (exit code 1)" in result["failed"] and "KeyError" in result["failed"]
     assert evaluation.evaluate(spec_for(_config()), _config(evalEpisodes=0), python="/py", gr00t_repo=REPO,
-                               model_dir=tmp_path, dataset_dir=DATA, total_episodes=3, output_dir=tmp_path,
+                               model_dir=tmp_path, dataset_dir=DATA, episode_indices=[0, 1, 2], output_dir=tmp_path,
                                run=run) == {"skipped": "evalEpisodes is 0"}

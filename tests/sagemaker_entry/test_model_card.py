@@ -30,13 +30,15 @@ def dataset(tmp_path_factory):
     return root
 
 
-def _render(dataset, engine, base, inference=INFERENCE):
+EVAL = {"mse": 0.5, "baseline_repeat_state_mse": 1.5, "beats_baseline": True, "plot": "eval_open_loop.png"}
+
+
+def _render(dataset, engine, base, inference=INFERENCE, evaluation=EVAL):
     config = resolve(file={"engine": engine, "baseModelPath": base, "maxSteps": 40}, metadata={"GROOT_BATCH_SIZE": "16"})
     summary = {"status": "completed", "job_name": "gr00t-job-1", "output_folder": "gr00tOutput_X_trainingjob_1_abc",
                "instance": {"type": "ml.g6e.4xlarge", "hosts": 1, "gpus_per_host": 1, "processes_per_host": 1},
                "phase_seconds": {"dataset": 1.5, "training": 600.25}, "global_step": 40, "final_loss": 0.0412,
-               "eval": {"mse": 0.5, "baseline_repeat_state_mse": 1.5, "beats_baseline": True, "plot": "eval_open_loop.png"},
-               "inference_check": inference}
+               "eval": evaluation, "inference_check": inference}
     return model_card.render(summary, config.values, {k: t.value for k, t in config.provenance.items()},
                              dataset_dir=dataset, checkpoint="checkpoint-40", best_loss=0.03, loss_curve="loss_curve.png")
 
@@ -74,6 +76,16 @@ def test_card_for_each_engine(dataset, engine, base, generation, license_name):
     assert "| `front` | `observation.images.front` |" in text and "h264" in text
     assert "![training loss](loss_curve.png)" in text and "![open-loop evaluation](eval_open_loop.png)" in text
     assert "0.0412" in text and "| Best training loss | 0.03 |" in text
+
+
+@pytest.mark.parametrize(("evaluation", "label"), [
+    (EVAL, "held-out episodes"),  # the builtin engine's result: always held out
+    ({"mse": 0.5, "held_out": True, "episodes": [4]}, "held-out episodes"),
+    ({"mse": 0.5, "held_out": False, "episodes": [0]}, "training episodes"),  # too few episodes to hold one out
+])
+def test_the_card_says_which_episodes_were_evaluated(dataset, evaluation, label):
+    text = _render(dataset, "isaac-gr00t", "nvidia/GR00T-N1.6-3B", evaluation=evaluation)
+    assert f"| Open-loop action MSE ({label}) | 0.5 |" in text
 
 
 def test_failed_check_is_in_the_card(dataset):
