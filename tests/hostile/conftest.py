@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -31,6 +33,20 @@ CASES = settings.get_profile(PROFILE).max_examples
 
 # entry point -> figure -> count, printed at the end of the run (the figures of issue #12's closing note)
 FIGURES: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+
+@contextmanager
+def counted(entry: str) -> Iterator[None]:
+    """One generated case of ``entry``: a broken property (AssertionError) or an unexpected exception (a traceback)
+    is counted in the figures, then raised so hypothesis shrinks and reports it."""
+    try:
+        yield
+    except AssertionError:
+        FIGURES[entry]["failed properties"] += 1
+        raise
+    except Exception:
+        FIGURES[entry]["tracebacks"] += 1
+        raise
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
