@@ -113,14 +113,20 @@ def test_heartbeat_for_a_running_job(world):
 GONE_CODES = [("TaskTimedOut", "timed_out"), ("TaskDoesNotExist", "gone"), ("InvalidToken", "invalid")]
 
 
-@pytest.mark.parametrize("code,reason", GONE_CODES)
-def test_a_running_job_nobody_waits_for_is_stopped_after_the_grace(world, code, reason):
+def _running_job_with_token(world, token):
+    """A job SageMaker runs and the token of the workflow task waiting for it."""
     sm = world.clients.sagemaker
     request = request_for()
     sm.create_training_job(**request)
     name = request["TrainingJobName"]
     store = world.extra["store"]
-    store.save(name, "tok", ttl_seconds=600)
+    store.save(name, token, ttl_seconds=600)
+    return sm, name, store
+
+
+@pytest.mark.parametrize("code,reason", GONE_CODES)
+def test_a_running_job_nobody_waits_for_is_stopped_after_the_grace(world, code, reason):
+    sm, name, store = _running_job_with_token(world, "tok")
     now = [1_000_000.0]
     policy = OrphanPolicy(clock=lambda: now[0], grace_seconds=180)
     running = {"TrainingJobName": name, "TrainingJobStatus": "InProgress"}
@@ -145,12 +151,7 @@ def test_a_running_job_nobody_waits_for_is_stopped_after_the_grace(world, code, 
 
 def test_a_new_token_saved_within_the_grace_keeps_the_job(world):
     # A retried workflow step adopts the job and saves its new token: the old task's sighting no longer counts.
-    sm = world.clients.sagemaker
-    request = request_for()
-    sm.create_training_job(**request)
-    name = request["TrainingJobName"]
-    store = world.extra["store"]
-    store.save(name, "old", ttl_seconds=600)
+    sm, name, store = _running_job_with_token(world, "old")
     now = [1_000_000.0]
     policy = OrphanPolicy(clock=lambda: now[0], grace_seconds=180)
     sfn = offline_client("stepfunctions")
